@@ -1,0 +1,36 @@
+"""edge-inception: quantize Inception-family CNNs to int8, export, verify and benchmark.
+
+    import edge_inception as ei
+    report = ei.convert(targets="tflite-int8")          # the shipped inception-mini, sample data
+    ei.list_targets(), ei.list_models()
+
+Heavy frameworks load only when a function needs them, so importing the package is fast.
+"""
+
+import os as _os
+
+# Must be set before TensorFlow is first imported anywhere in the process.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "convert": ("edge_inception.api", "convert"),
+    "load_model": ("edge_inception.models.loader", "load_model"),
+    "list_targets": ("edge_inception.targets", "list_targets"),
+    "get_target": ("edge_inception.targets", "get_target"),
+    "list_models": ("edge_inception.models.zoo", "list_models"),
+    "create_model": ("edge_inception.models.zoo", "create_model"),
+    "open_source": ("edge_inception.data.readers", "open_source"),
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'edge_inception' has no attribute {name!r}")

@@ -1,0 +1,201 @@
+"""Orchestration: wires loading, export, quantization, verification and measurement. No format code.
+
+    from edge_inception import convert
+    report = convert(targets="tflite-int8", out="edge-inception-out")
+    report["targets"][0]["accuracy"]["delta_points"]
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+
+from edge_inception import __version__
+from edge_inception.errors import InputError, TargetFailed, UsageError
+
+REPORT_SCHEMA_VERSION = "1.0"
+
+
+def convert(
+    model: str | Path | None = None,
+    *,
+    targets: str | list[str] = "tflite-int8",
+    target_files: list[str | Path] = (),
+    framework: str = "keras",
+    calibration: str | Path | None = None,
+    calibration_samples: int | None = None,
+    eval_data: str | Path | None = None,
+    eval_limit: int | None = None,
+    preprocessing: str | None = None,
+    out: str | Path = "edge-inception-out",
+    force: bool = False,
+    threads: int = 2,
+    latency_runs: int = 50,
+) -> dict:
+    """Convert ``model`` (a zoo name or a path; default the shipped inception-mini) to each target,
+    verify every artifact, measure it against its float reference and write ``out/report.json``."""
+    from edge_inception.data.calibration import CalibrationSet
+    from edge_inception.data.readers import open_source
+    from edge_inception.models.loader import load_model
+    from edge_inception.targets import get_target, resolve_targets
+
+    resolved = resolve_targets(targets, target_files=target_files)  # validated before any work
+    if threads < 1 or latency_runs < 1:
+        raise UsageError("--threads and --latency-runs must be at least 1")
+    lm = load_model(model, framework=framework, preprocessing=preprocessing)
+    out = Path(out)
+    stem = lm.spec.name
+    from edge_inception.exporters import SUFFIX
+
+    refs = {t.float_reference for t in resolved if t.float_reference}
+    planned = {name: out / f"{stem}.{name}{SUFFIX[get_target(name).format]}" for name in refs}
+    planned |= {t.name: out / f"{stem}.{t.name}{SUFFIX[t.format]}" for t in resolved}
+    report_path = out / "report.json"
+    existing = [p for p in [*planned.values(), report_path] if p.exists()]
+    if existing and not force:
+        raise InputError(existing[0], "already exists", fix="pass --force to overwrite, or choose another --out")
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder", fix="choose another --out")
+
+    from_zoo = lm.source.startswith("zoo:")
+    calib = None
+    if any(t.is_quantized for t in resolved):
+        if calibration is None and not from_zoo:
+            raise UsageError("int8 targets need calibration images for your model",
+                             fix="pass --calibration path/to/images/ (or a .npz, or fashion-mnist)")
+        n = calibration_samples or max(t.quantizer["calibration_samples"] for t in resolved if t.is_quantized)
+        src = open_source(calibration or "sample:calibration", lm.spec, split="train", labelled=False, limit=n)
+        calib = CalibrationSet(src, lm.spec, samples=n)
+    eval_ref = eval_data if eval_data is not None else ("sample:evaluation" if from_zoo else None)
+    eval_src = open_source(eval_ref, lm.spec, split="test", labelled=True, limit=eval_limit) if eval_ref else None
+
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = _Context(lm, out, planned, threads, latency_runs, calib, eval_src)
+    rows = [ctx.run_target(t) for t in resolved]
+    report = _report(lm, ctx, rows)
+    from edge_inception.report.io import atomic_write_text
+
+    atomic_write_text(report_path, json.dumps(report, indent=2) + "\n")
+    report["path"] = str(report_path)
+    return report
+
+
+class _Context:
+    """Per-run state shared by targets: float references are exported and evaluated once."""
+
+    def __init__(self, lm, out, planned, threads, latency_runs, calib, eval_src):
+        self.lm, self.out, self.planned = lm, out, planned
+        self.threads, self.latency_runs = threads, latency_runs
+        self.calib, self.eval_src = calib, eval_src
+        self._references: dict[str, dict] = {}
+
+    def _build(self, target) -> dict:
+        from edge_inception.exporters import get_exporter, get_verifier
+        from edge_inception.quantizers import get_quantizer
+        from edge_inception.report.progress import progress
+
+        dest = self.planned[target.name]
+        with progress(f"{target.name}: converting"):
+            if target.is_quantized:
+                info = get_quantizer(target.quantizer["library"])(self.lm, dest, target=target, calibration=self.calib)
+            else:
+                info = get_exporter(target.format)(self.lm, dest, precision=target.precision)
+        violations = get_verifier(target.format)(dest, target)
+        return {"artifact": dest, "info": info, "violations": violations}
+
+    def _reference(self, name: str) -> dict:
+        from edge_inception.targets import get_target
+
+        if name not in self._references:
+            t = get_target(name)
+            built = self._build(t)
+            if built["violations"]:
+                raise TargetFailed(f"float reference {name} fails its profile: {built['violations'][0]}")
+            self._references[name] = {"target": t, **built}
+        return self._references[name]
+
+    def run_target(self, target) -> dict:
+        from edge_inception.evaluation.accuracy import accuracy_summary, predict
+        from edge_inception.evaluation.latency import paired_latency
+        from edge_inception.models.reference import source_session
+        from edge_inception.runtimes import get_runtime
+
+        row: dict = {"target": target.name, "format": target.format, "precision": target.precision,
+                     "runtime": target.runtime, "status": "ok", "message": ""}
+        try:
+            ref = self._reference(target.float_reference) if target.float_reference else None
+            built = self._build(target)
+            path = built["artifact"]
+            row.update(artifact=str(path), size_bytes=path.stat().st_size, conversion=built["info"],
+                       verification={"ok": not built["violations"], "violations": built["violations"]})
+            if built["violations"]:
+                more = len(built["violations"]) - 1
+                raise TargetFailed(f"{target.name}: {built['violations'][0]}" + (f" (and {more} more)" if more else ""))
+            session = get_runtime(target.runtime).load(path, threads=self.threads)
+            if ref is not None:
+                ref_path = ref["artifact"]
+                ref_session = get_runtime(ref["target"].runtime).load(ref_path, threads=self.threads)
+                row["reference"] = {"target": ref["target"].name, "artifact": str(ref_path),
+                                    "size_bytes": ref_path.stat().st_size}
+                row["size_ratio"] = row["reference"]["size_bytes"] / row["size_bytes"]
+            else:
+                ref_session = source_session(self.lm)
+                row["reference"] = {"target": f"source ({self.lm.kind})", "artifact": self.lm.source}
+            row["engine"] = session.facts
+            if self.eval_src is not None:
+                logits, labels = predict({"ref": ref_session, "cand": session}, self.eval_src, self.lm.spec,
+                                         description=f"{target.name}: evaluating")
+                row["accuracy"] = accuracy_summary(logits["ref"], logits["cand"], labels)
+            x = self._latency_input()
+            row["latency"] = {"threads": self.threads,
+                              **paired_latency(ref_session, session, x, runs=self.latency_runs)}
+            row["notes"] = _latency_notes(row, target)
+        except TargetFailed as e:
+            row.update(status="failed", message=e.message)
+        return row
+
+    def _latency_input(self):
+        src = self.eval_src or (self.calib.source if self.calib else None)
+        if src is None:
+            import numpy as np
+
+            # Latency only needs the right shape; accuracy is never measured on this.
+            return np.random.default_rng(0).random((1, *self.lm.spec.input_shape), dtype=np.float32)
+        images, _ = next(iter(src.batches(1)))
+        return self.lm.spec.preprocessing.apply(images)
+
+
+def _latency_notes(row: dict, target) -> list[str]:
+    from edge_inception.runtimes.host import host_facts
+
+    notes = []
+    lat = row.get("latency", {})
+    if target.is_quantized and lat.get("ratio", 0) >= 1.0:
+        isa = host_facts()["isa"]
+        if not isa["vnni"] and not isa["dotprod"]:
+            notes.append("int8 is not faster than float here: this CPU has no int8 dot-product instructions "
+                         "(AVX-512 VNNI, AVX-VNNI, AMX or ARM dotprod), so int8 buys size, not speed; "
+                         "expect gains on VNNI/AMX CPUs, ARM and NPUs")
+        else:
+            notes.append("int8 is not faster than float on this runtime and CPU")
+    return notes
+
+
+def _report(lm, ctx: _Context, rows: list[dict]) -> dict:
+    from edge_inception.runtimes.host import host_facts
+
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "tool": {"name": "edge-inception", "version": __version__},
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "model": lm.to_dict(),
+        "host": host_facts(),
+        "data": {
+            "calibration": ctx.calib.to_dict() if ctx.calib else None,
+            "evaluation": {"source": ctx.eval_src.name, "samples": len(ctx.eval_src)} if ctx.eval_src else None,
+        },
+        "settings": {"threads": ctx.threads, "latency_runs": ctx.latency_runs},
+        "status": "ok" if all(r["status"] == "ok" for r in rows) else "failed",
+        "targets": rows,
+    }

@@ -1,0 +1,43 @@
+"""The edge-inception command line: wires one module per command; errors become one line + exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from edge_inception import __version__
+from edge_inception.cli import convert, models, targets
+from edge_inception.errors import EdgeInceptionError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edge-inception")
+def cli() -> None:
+    """Quantize Inception-family CNNs to int8, export, verify and benchmark them."""
+
+
+for module in (convert, targets, models):
+    cli.add_command(module.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="edge-inception", standalone_mode=False)
+    except EdgeInceptionError as e:
+        click.echo(f"edge-inception: error: {e.message}", err=True)
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("edge-inception: interrupted", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except KeyboardInterrupt:
+        click.echo("edge-inception: interrupted; no partial artifact was kept", err=True)
+        return 130
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())

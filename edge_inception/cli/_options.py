@@ -1,0 +1,14 @@
+"""Options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+import click
+
+threads = click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
+                       help="Threads for every runtime (float and int8 alike, so ratios compare like with like).")
+out = click.option("--out", type=click.Path(file_okay=False), default="edge-inception-out", show_default=True,
+                   help="Folder for artifacts and report.json.")
+force = click.option("--force", is_flag=True, help="Overwrite existing artifacts and report in --out.")
+framework = click.option("--framework", type=click.Choice(["keras", "torch"]), default="keras", show_default=True,
+                         help="Which twin of a zoo model to use.")
+json_out = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")

@@ -1,0 +1,52 @@
+"""Exporters (float artifacts) and artifact verifiers, one module per format, registered where defined.
+
+    export = get_exporter("tflite")
+    export(loaded_model, dest, precision="float32")
+    violations = get_verifier("tflite")(path, target)    # [] when the artifact meets its profile
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from edge_inception.errors import UsageError
+
+_EXPORTERS: dict[str, Callable] = {}
+_VERIFIERS: dict[str, Callable] = {}
+_MODULES = ("edge_inception.exporters.tflite",)
+SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "openvino": ".xml"}
+
+
+def _register(table: dict, kind: str, fmt: str):
+    def deco(fn: Callable) -> Callable:
+        if fmt in table:
+            raise ValueError(f"{kind} for {fmt!r} is registered twice")
+        table[fmt] = fn
+        return fn
+
+    return deco
+
+
+def register_exporter(fmt: str):
+    return _register(_EXPORTERS, "exporter", fmt)
+
+
+def register_verifier(fmt: str):
+    return _register(_VERIFIERS, "verifier", fmt)
+
+
+def _get(table: dict, kind: str, fmt: str) -> Callable:
+    for m in _MODULES:
+        importlib.import_module(m)
+    if fmt not in table:
+        raise UsageError(f"no {kind} for format '{fmt}'", fix=f"known: {', '.join(sorted(table))}")
+    return table[fmt]
+
+
+def get_exporter(fmt: str) -> Callable:
+    return _get(_EXPORTERS, "exporter", fmt)
+
+
+def get_verifier(fmt: str) -> Callable:
+    return _get(_VERIFIERS, "verifier", fmt)

@@ -1,0 +1,101 @@
+"""TFLite export with the TensorFlow Lite converter, and verification of .tflite artifacts.
+
+Keras 3, tf_keras and SavedModel sources all go through one path: a concrete function with a fixed
+NHWC signature (batch left dynamic so evaluation can batch), so the converter sees the same graph
+whichever Keras made the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from edge_inception._native import quiet_native
+from edge_inception.exporters import register_exporter, register_verifier
+from edge_inception.models.loader import LoadedModel
+from edge_inception.report.io import atomic_path
+
+# Operators allowed to carry float tensors in a full-integer model with float I/O: the edges only.
+_IO_OPS = {"QUANTIZE", "DEQUANTIZE"}
+
+
+@contextlib.contextmanager
+def make_converter(lm: LoadedModel) -> Iterator:
+    """A TFLiteConverter for the model, the same for Keras 3, tf_keras and SavedModel sources.
+
+    ``from_keras_model`` takes both Keras generations (Keras 3 through its own SavedModel export);
+    a hand-made ``tf.Module`` around a Keras 3 model does not track its variables, and the converter
+    then fails int8 calibration on READ_VARIABLE."""
+    import tensorflow as tf
+
+    with quiet_native():
+        if lm.kind == "saved_model":
+            converter = tf.lite.TFLiteConverter.from_saved_model(str(lm.model))
+        else:
+            converter = tf.lite.TFLiteConverter.from_keras_model(lm.model)
+    yield converter
+
+
+def convert_to_file(converter, dest: Path) -> None:
+    from edge_inception.errors import TargetFailed
+
+    try:
+        with quiet_native():
+            flatbuffer = converter.convert()
+    except Exception as e:  # noqa: BLE001 - the converter raises ConverterError and plain exceptions
+        msg = " ".join(str(e).split())
+        raise TargetFailed(f"TFLite conversion failed: {msg[:300] or type(e).__name__}") from None
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(flatbuffer)
+
+
+@register_exporter("tflite")
+def export_tflite(lm: LoadedModel, dest: Path, *, precision: str) -> dict:
+    import tensorflow as tf
+
+    with make_converter(lm) as converter:
+        if precision == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        convert_to_file(converter, dest)
+    return {"converter": f"tensorflow {tf.__version__}", "precision": precision}
+
+
+def tflite_ops(path: Path) -> list[dict]:
+    """Operators of a .tflite file with their input/output tensor dtypes, via the LiteRT interpreter."""
+    import numpy as np
+    from ai_edge_litert import interpreter as litert
+
+    with quiet_native():
+        interp = litert.Interpreter(model_path=str(path))
+    tensors = {t["index"]: t for t in interp.get_tensor_details()}
+    ops = []
+    for op in interp._get_ops_details():  # the only LiteRT API that lists operators
+        def dtypes(idx):
+            return [np.dtype(tensors[i]["dtype"]).name for i in idx if i >= 0 and i in tensors]
+
+        ops.append({
+            "index": op["index"], "op": op["op_name"],
+            "inputs": dtypes(op["inputs"]), "outputs": dtypes(op["outputs"]),
+            "output_names": [tensors[i]["name"] for i in op["outputs"] if i in tensors],
+        })
+    return ops
+
+
+@register_verifier("tflite")
+def verify_tflite(path: Path, target) -> list[str]:
+    """Rules of the profile that the artifact breaks, one message per violation (empty when it passes)."""
+    violations: list[str] = []
+    if target.constraints.get("full_integer"):
+        io_float = target.quantizer.get("io_dtype", "float32") == "float32"
+        for op in tflite_ops(path):
+            if io_float and op["op"] in _IO_OPS:
+                continue
+            # int32 is the bias (and shape) type of integer kernels; anything float is not integer.
+            floats = [d for d in op["inputs"] + op["outputs"] if d.startswith("float")]
+            if floats:
+                layer = op["output_names"][0] if op["output_names"] else f"#{op['index']}"
+                violations.append(f"operator {op['op']} (layer '{layer}') has {floats[0]} tensors in a "
+                                  "full-integer model")
+    return violations

@@ -1,0 +1,132 @@
+"""Load a user's model (or a zoo model) and work out its ModelSpec.
+
+    lm = load_model("inception-mini")                    # zoo, trained weights
+    lm = load_model("path/model.keras")                  # Keras 3, safe_mode
+    lm = load_model("path/model.h5")                     # tf_keras (Keras 2) HDF5
+    lm = load_model("path/saved_model_dir/")             # TensorFlow SavedModel
+    lm.model, lm.spec, lm.kind
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from edge_inception.errors import InputError, UsageError
+from edge_inception.models.spec import ModelSpec, Preprocessing
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to export. ``kind`` says what ``model`` is: a Keras model object
+    ('keras' or 'tf_keras') or a SavedModel directory path ('saved_model')."""
+
+    model: object
+    spec: ModelSpec
+    kind: str
+    source: str
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "kind": self.kind, **self.spec.to_dict()}
+
+
+def load_model(ref: str | Path | None = None, *, framework: str = "keras",
+               preprocessing: str | None = None) -> LoadedModel:
+    """Resolve ``ref``: None or a zoo name gives the zoo model; else a path to a model file/folder."""
+    from edge_inception._native import import_tensorflow
+    from edge_inception.models import zoo
+
+    import_tensorflow()
+    ref = "inception-mini" if ref is None else str(ref)
+    if zoo.is_zoo_model(ref) and not Path(ref).exists():
+        entry = zoo.get_entry(ref, framework)
+        if framework != "keras":
+            raise UsageError(f"framework '{framework}' is not supported by convert yet", fix="use --framework keras")
+        spec = entry.spec
+        if preprocessing is not None:
+            spec = replace(spec, preprocessing=Preprocessing.preset(preprocessing))
+        return LoadedModel(zoo.create_model(ref, framework=framework), spec, "keras", f"zoo:{ref}")
+    path = Path(ref)
+    if not path.exists():
+        raise InputError(path, "does not exist", fix="pass a .keras, .h5 or SavedModel path, or a zoo model name "
+                                                      "(edge-inception models)")
+    if path.is_dir():
+        if not (path / "saved_model.pb").is_file():
+            raise InputError(path, "is a folder without saved_model.pb",
+                             fix="pass a SavedModel folder, a .keras or a .h5 file")
+        model, kind, shape = path, "saved_model", _saved_model_input_shape(path)
+    elif path.suffix == ".keras":
+        model, kind = _load_keras3(path), "keras"
+        shape = _keras_input_shape(model, path)
+    elif path.suffix in (".h5", ".hdf5"):
+        model, kind = _load_h5(path)
+        shape = _keras_input_shape(model, path)
+    else:
+        raise InputError(path, f"has an unsupported extension '{path.suffix}'",
+                         fix="pass a .keras, .h5 or SavedModel folder")
+    spec = ModelSpec(name=path.stem if path.is_file() else path.name, framework=kind,
+                     input_shape=_image_shape(shape, path),
+                     preprocessing=Preprocessing.preset(preprocessing or "unit"))
+    return LoadedModel(model, spec, kind, str(path))
+
+
+def _load_keras3(path: Path):
+    import keras
+
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
+        raise InputError(path, f"cannot be loaded as a Keras model ({_first_line(e)})",
+                         fix="check the file is a .keras archive saved by Keras 3") from None
+
+
+def _load_h5(path: Path):
+    errors = []
+    try:
+        import tf_keras
+
+        return tf_keras.models.load_model(path, compile=False, safe_mode=True), "tf_keras"
+    except Exception as e:  # noqa: BLE001
+        errors.append(_first_line(e))
+    try:
+        import keras
+
+        return keras.saving.load_model(path, compile=False, safe_mode=True), "keras"
+    except Exception as e:  # noqa: BLE001
+        errors.append(_first_line(e))
+    raise InputError(path, f"cannot be loaded as a Keras HDF5 model ({errors[0]})",
+                     fix="save it with model.save('model.h5') in tf_keras or Keras 3") from None
+
+
+def _keras_input_shape(model, path: Path) -> tuple:
+    inputs = getattr(model, "inputs", None)
+    if not inputs or len(inputs) != 1:
+        raise InputError(path, f"has {len(inputs or [])} inputs; edge-inception needs one image input")
+    return tuple(inputs[0].shape)
+
+
+def _saved_model_input_shape(path: Path) -> tuple:
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(str(path))
+        sig = loaded.signatures["serving_default"]
+    except (KeyError, OSError, ValueError) as e:
+        raise InputError(path, f"is not a loadable SavedModel ({_first_line(e)})",
+                         fix="export it with a serving_default signature") from None
+    specs = list(sig.structured_input_signature[1].values())
+    if len(specs) != 1:
+        raise InputError(path, f"serving_default has {len(specs)} inputs; edge-inception needs one image input")
+    return tuple(specs[0].shape)
+
+
+def _image_shape(shape: tuple, path: Path) -> tuple[int, int, int]:
+    if len(shape) != 4 or any(d is None for d in shape[1:]) or shape[-1] not in (1, 3):
+        raise InputError(path, f"takes input of shape {shape}, not an image batch (N, H, W, 1 or 3)",
+                         fix="edge-inception converts image classifiers with NHWC input")
+    return int(shape[1]), int(shape[2]), int(shape[3])
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:160]}" if text else type(e).__name__

@@ -1,0 +1,92 @@
+"""ModelSpec: what a model expects as input, so calibration and evaluation preprocess identically.
+
+    spec = ModelSpec(name="inception-mini", framework="keras", input_shape=(28, 28, 1),
+                     preprocessing=Preprocessing(scale=1 / 255))
+    x = spec.preprocessing.apply(uint8_images)   # float32, NHWC
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+PRESETS = {
+    # name: (scale, mean, std) applied as ((x * scale) - mean) / std on uint8 pixels
+    "unit": (1 / 255, (0.0,), (1.0,)),
+    "inception": (1 / 127.5, (1.0,), (1.0,)),  # [-1, 1], Inception v1/v3 convention
+    "imagenet": (1 / 255, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "raw": (1.0, (0.0,), (1.0,)),
+}
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Pixel transform applied to uint8 images: ``((x * scale) - mean) / std`` per channel."""
+
+    scale: float = 1 / 255
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
+    resize: str = "bilinear"
+
+    @classmethod
+    def preset(cls, name: str) -> Preprocessing:
+        from edge_inception.errors import UsageError
+
+        if name not in PRESETS:
+            raise UsageError(f"unknown preprocessing '{name}'", fix=f"use one of {', '.join(PRESETS)}")
+        scale, mean, std = PRESETS[name]
+        return cls(scale=scale, mean=mean, std=std)
+
+    def apply(self, images: np.ndarray) -> np.ndarray:
+        """uint8 NHWC -> float32 NHWC."""
+        x = images.astype(np.float32) * np.float32(self.scale)
+        mean = np.asarray(self.mean, np.float32)
+        std = np.asarray(self.std, np.float32)
+        return (x - mean) / std
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Facts about a model's input and output that every stage needs."""
+
+    name: str
+    framework: str  # "keras" | "tf_keras" | "torch"
+    input_shape: tuple[int, int, int]  # H, W, C of one image, always in NHWC order
+    layout: str = "NHWC"  # the model's own layout; data is produced NHWC and transposed if needed
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    labels: tuple[str, ...] = ()
+
+    @property
+    def height(self) -> int:
+        return self.input_shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.input_shape[1]
+
+    @property
+    def channels(self) -> int:
+        return self.input_shape[2]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["input_shape"] = list(self.input_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        p = d.get("preprocessing", {})
+        return cls(
+            name=d["name"],
+            framework=d["framework"],
+            input_shape=tuple(d["input_shape"]),
+            layout=d.get("layout", "NHWC"),
+            preprocessing=Preprocessing(
+                scale=p.get("scale", 1 / 255),
+                mean=tuple(p.get("mean", (0.0,))),
+                std=tuple(p.get("std", (1.0,))),
+                resize=p.get("resize", "bilinear"),
+            ),
+            labels=tuple(d.get("labels", ())),
+        )

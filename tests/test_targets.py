@@ -1,0 +1,50 @@
+"""Target profiles are data: validated when loaded, with errors that name the key and the fix."""
+
+import pytest
+
+from edge_inception.errors import InputError
+from edge_inception.targets import get_target, list_targets, load_target_file, resolve_targets
+
+
+def test_shipped_profiles_load():
+    names = {t.name for t in list_targets()}
+    assert {"tflite-int8", "tflite-fp32"} <= names
+    t = get_target("tflite-int8")
+    assert (t.format, t.precision, t.runtime) == ("tflite", "int8", "litert")
+    assert t.quantizer["per_channel"] is True and t.constraints["full_integer"] is True
+    assert get_target(t.float_reference).precision == "float32"
+
+
+def _write(tmp_path, body: str):
+    p = tmp_path / "mine.toml"
+    p.write_text('name = "mine"\nformat = "tflite"\nprecision = "int8"\nruntime = "litert"\n'
+                 'float_reference = "tflite-fp32"\n' + body)
+    return p
+
+
+def test_unknown_key_names_key_and_allowed(tmp_path):
+    with pytest.raises(InputError) as e:
+        load_target_file(_write(tmp_path, '[quantizer]\nlibrary = "tflite"\nper_chanel = true\n'))
+    assert "mine.toml" in e.value.message and "'per_chanel'" in e.value.message and "per_channel" in e.value.message
+
+
+def test_bad_value_names_allowed_values(tmp_path):
+    with pytest.raises(InputError) as e:
+        load_target_file(_write(tmp_path, '[quantizer]\nlibrary = "tflite"\nio_dtype = "int4"\n'))
+    assert "io_dtype" in e.value.message and "uint8" in e.value.message
+
+
+def test_int8_target_without_quantizer_is_refused(tmp_path):
+    with pytest.raises(InputError, match="needs \\[quantizer\\] library"):
+        load_target_file(_write(tmp_path, ""))
+
+
+def test_users_profile_dir_is_searched(tmp_path, monkeypatch):
+    (tmp_path / "targets").mkdir()
+    (tmp_path / "targets" / "tflite-int8-pt.toml").write_text(
+        'name = "tflite-int8-pt"\nformat = "tflite"\nprecision = "int8"\nruntime = "litert"\n'
+        'float_reference = "tflite-fp32"\n[quantizer]\nlibrary = "tflite"\nper_channel = false\n')
+    monkeypatch.chdir(tmp_path)
+    t = get_target("tflite-int8-pt")
+    assert t.quantizer["per_channel"] is False
+    assert [x.name for x in resolve_targets("tflite-int8,tflite-int8-pt")] == ["tflite-int8", "tflite-int8-pt"]
