@@ -7,14 +7,13 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
+from edge_inception._registry import import_submodules
 from edge_inception.errors import UsageError
 
 _EXPORTERS: dict[str, Callable] = {}
 _VERIFIERS: dict[str, Callable] = {}
-_MODULES = ("edge_inception.exporters.tflite",)
 SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "openvino": ".xml"}
 
 
@@ -37,8 +36,7 @@ def register_verifier(fmt: str):
 
 
 def _get(table: dict, kind: str, fmt: str) -> Callable:
-    for m in _MODULES:
-        importlib.import_module(m)
+    import_submodules(__name__)
     if fmt not in table:
         raise UsageError(f"no {kind} for format '{fmt}'", fix=f"known: {', '.join(sorted(table))}")
     return table[fmt]

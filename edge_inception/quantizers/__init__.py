@@ -6,13 +6,12 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
+from edge_inception._registry import import_submodules
 from edge_inception.errors import UsageError
 
 _QUANTIZERS: dict[str, Callable] = {}
-_MODULES = ("edge_inception.quantizers.tflite_ptq",)
 
 
 def register_quantizer(library: str):
@@ -26,8 +25,7 @@ def register_quantizer(library: str):
 
 
 def get_quantizer(library: str) -> Callable:
-    for m in _MODULES:
-        importlib.import_module(m)
+    import_submodules(__name__)
     if library not in _QUANTIZERS:
         raise UsageError(f"no quantizer for library '{library}'", fix=f"known: {', '.join(sorted(_QUANTIZERS))}")
     return _QUANTIZERS[library]

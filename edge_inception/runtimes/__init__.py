@@ -10,11 +10,11 @@ Runtimes register where they are defined; engines are imported only when a model
 
 from __future__ import annotations
 
-import importlib
 from typing import Protocol
 
 import numpy as np
 
+from edge_inception._registry import import_submodules
 from edge_inception.errors import UsageError
 
 
@@ -31,7 +31,6 @@ class Runtime(Protocol):
 
 
 _RUNTIMES: dict[str, Runtime] = {}
-_MODULES = ("edge_inception.runtimes.litert",)
 
 
 def register_runtime(cls):
@@ -43,8 +42,7 @@ def register_runtime(cls):
 
 
 def get_runtime(name: str) -> Runtime:
-    for m in _MODULES:
-        importlib.import_module(m)
+    import_submodules(__name__)
     if name not in _RUNTIMES:
         raise UsageError(f"unknown runtime '{name}'", fix=f"known: {', '.join(sorted(_RUNTIMES))}")
     return _RUNTIMES[name]

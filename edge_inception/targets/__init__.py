@@ -31,9 +31,18 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], tuple | None, object
     "quantizer": {
         "library": (str, ("none", "tflite", "onnxruntime", "nncf"), "none"),
         "per_channel": (bool, None, True),
-        "activations": (str, ("int8", "uint8"), "int8"),
+        # "auto": chosen from the host's ISA by the quantizer, which records its choice in the report
+        "activations": (str, ("int8", "uint8", "auto"), "int8"),
+        "weights": (str, ("int8", "uint8", "auto"), "int8"),
+        "reduce_range": (bool, None, False),
+        "calibration_method": (str, ("minmax", "entropy", "percentile"), "minmax"),
+        "preset": (str, ("performance", "mixed"), "performance"),  # NNCF: symmetric / asymmetric activations
+        "overflow_fix": (str, ("enable", "disable", "first_layer", "auto"), "auto"),  # NNCF on non-VNNI CPUs
         "io_dtype": (str, ("float32", "int8", "uint8"), "float32"),
         "calibration_samples": (int, None, 500),
+    },
+    "export": {
+        "opset": (int, None, 17),
     },
     "constraints": {
         "full_integer": (bool, None, False),
@@ -54,6 +63,7 @@ class Target:
     runtime: str
     float_reference: str | None
     quantizer: dict = field(default_factory=dict)
+    export: dict = field(default_factory=dict)
     constraints: dict = field(default_factory=dict)
     gate: dict = field(default_factory=dict)
     source: str = ""
@@ -65,7 +75,7 @@ class Target:
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in
                 ("name", "description", "format", "precision", "runtime", "float_reference",
-                 "quantizer", "constraints", "gate", "source")}
+                 "quantizer", "export", "constraints", "gate", "source")}
 
 
 def _check(section: str, key: str, value, path: Path) -> object:
@@ -110,8 +120,8 @@ def load_target_file(path: str | Path) -> Target:
     top = values[""]
     t = Target(name=top["name"], description=top["description"], format=top["format"],
                precision=top["precision"], runtime=top["runtime"], float_reference=top["float_reference"],
-               quantizer=values["quantizer"], constraints=values["constraints"], gate=values["gate"],
-               source=str(path))
+               quantizer=values["quantizer"], export=values["export"], constraints=values["constraints"],
+               gate=values["gate"], source=str(path))
     if t.is_quantized and t.quantizer["library"] == "none":
         raise InputError(path, "an int8 target needs [quantizer] library",
                          fix="set library = 'tflite', 'onnxruntime' or 'nncf'")

@@ -10,16 +10,15 @@ means editing a dispatch table here.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_inception._registry import import_submodules
 from edge_inception.errors import UsageError
 from edge_inception.models.spec import ModelSpec
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
-_ARCH_MODULES = ("edge_inception.models.zoo.inception_mini",)
 
 
 @dataclass(frozen=True)
@@ -53,8 +52,7 @@ def register_model(name: str, *, framework: str, spec: ModelSpec, weights: str |
 
 
 def _load_all() -> None:
-    for mod in _ARCH_MODULES:
-        importlib.import_module(mod)
+    import_submodules(__name__)
 
 
 def list_models() -> list[ZooEntry]:
