@@ -28,6 +28,8 @@ def convert(
     eval_data: str | Path | None = None,
     eval_limit: int | None = None,
     preprocessing: str | None = None,
+    weights: str | Path | None = None,
+    input_shape: tuple[int, ...] | None = None,
     out: str | Path = "edge-inception-out",
     force: bool = False,
     threads: int = 2,
@@ -43,7 +45,7 @@ def convert(
     resolved = resolve_targets(targets, target_files=target_files)  # validated before any work
     if threads < 1 or latency_runs < 1:
         raise UsageError("--threads and --latency-runs must be at least 1")
-    lm = load_model(model, framework=framework, preprocessing=preprocessing)
+    lm = load_model(model, framework=framework, preprocessing=preprocessing, weights=weights, input_shape=input_shape)
     out = Path(out)
     stem = lm.spec.name
     from edge_inception.exporters import SUFFIX
@@ -161,9 +163,10 @@ class _Context:
             import numpy as np
 
             # Latency only needs the right shape; accuracy is never measured on this.
-            return np.random.default_rng(0).random((1, *self.lm.spec.input_shape), dtype=np.float32)
+            return self.lm.spec.to_model_layout(
+                np.random.default_rng(0).random((1, *self.lm.spec.input_shape), dtype=np.float32))
         images, _ = next(iter(src.batches(1)))
-        return self.lm.spec.preprocessing.apply(images)
+        return self.lm.spec.model_input(images)
 
 
 def _latency_notes(row: dict, target) -> list[str]:

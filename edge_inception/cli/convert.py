@@ -13,7 +13,18 @@ Examples:
   edge-inception convert --target tflite-int8
   edge-inception convert model.keras --target tflite-int8 --calibration calib/ --eval-data labelled/
   edge-inception convert model.h5 --target tflite-int8 --calibration calib.npz --eval-data fashion-mnist
+  edge-inception convert inception-mini --framework torch --target onnx-int8
+  edge-inception convert nets.py:make_net --weights net.pt --input-shape 3,224,224 --calibration calib/
 """
+
+
+def _parse_shape(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return tuple(int(v) for v in value.replace("x", ",").split(","))
+    except ValueError:
+        raise click.BadParameter("write it as C,H,W, e.g. 3,299,299") from None
 
 
 @click.command("convert", epilog=EPILOG)
@@ -32,6 +43,10 @@ Examples:
 @click.option("--preprocessing", type=click.Choice(["unit", "inception", "imagenet", "raw"]),
               help="Pixel scaling your model expects: unit [0,1] (default), inception [-1,1], imagenet "
               "mean/std, raw 0-255.")
+@click.option("--weights", type=click.Path(dir_okay=False),
+              help="PyTorch state_dict for a factory MODEL (loaded with torch.load(weights_only=True)).")
+@click.option("--input-shape", callback=_parse_shape,
+              help="Input shape C,H,W where it cannot be inferred (TorchScript, factories).")
 @click.option("--latency-runs", type=click.IntRange(min=1), default=50, show_default=True,
               help="Timed runs per artifact (interleaved with its float reference).")
 @_options.framework
@@ -40,15 +55,19 @@ Examples:
 @_options.force
 @_options.json_out
 def command(model, targets, target_files, calibration, calibration_samples, eval_data, eval_limit, preprocessing,
-            latency_runs, framework, threads, out, force, as_json):
+            weights, input_shape, latency_runs, framework, threads, out, force, as_json):
     """Convert MODEL (default: the shipped inception-mini) to each --target, check every artifact
-    against its profile, and compare it with its float reference on the same runtime."""
+    against its profile, and compare it with its float reference on the same runtime.
+
+    MODEL is a zoo name, a Keras .keras/.h5/SavedModel, or PyTorch: 'pkg.module:function' or
+    'file.py:function' returning an nn.Module, an ExportedProgram .pt2, or a TorchScript .pt."""
     from edge_inception.api import convert
     from edge_inception.report.table import print_convert_table
 
     report = convert(model, targets=targets, target_files=list(target_files), framework=framework,
                      calibration=calibration, calibration_samples=calibration_samples, eval_data=eval_data,
-                     eval_limit=eval_limit, preprocessing=preprocessing, out=out, force=force, threads=threads,
+                     eval_limit=eval_limit, preprocessing=preprocessing, weights=weights, input_shape=input_shape,
+                     out=out, force=force, threads=threads,
                      latency_runs=latency_runs)
     if as_json:
         click.echo(json.dumps(report, indent=2))

@@ -27,14 +27,14 @@ class CalibrationSet:
         return self.samples
 
     def float_batches(self) -> Iterator[np.ndarray]:
-        """Preprocessed float32 NHWC batches, ``samples`` images in all."""
+        """Preprocessed float32 batches in the model's layout (NHWC, or NCHW for PyTorch), ``samples`` in all."""
         left = self.samples
         for images, _ in self.source.batches(self.batch_size):
             if left <= 0:
                 return
             images = images[:left]
             left -= len(images)
-            yield self.spec.preprocessing.apply(images)
+            yield self.spec.model_input(images)
 
     def tflite_representative_dataset(self) -> Iterator[list[np.ndarray]]:
         """The TFLite converter's contract: a generator of single-sample input lists."""

@@ -20,7 +20,7 @@ def predict(sessions: dict, source: ImageSource, spec: ModelSpec, *, batch_size:
     labels: list[np.ndarray] = []
     with progress(description, total=len(source)) as advance:
         for images, y in source.batches(batch_size):
-            x = spec.preprocessing.apply(images)
+            x = spec.model_input(images)
             for k, s in sessions.items():
                 outs[k].append(s.run(x))
             if y is not None:

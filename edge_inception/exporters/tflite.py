@@ -29,6 +29,11 @@ def make_converter(lm: LoadedModel) -> Iterator:
     then fails int8 calibration on READ_VARIABLE."""
     import tensorflow as tf
 
+    if lm.kind == "torch":
+        from edge_inception.errors import TargetFailed
+
+        raise TargetFailed("PyTorch -> TFLite is not supported yet; use onnx-* or openvino-* targets for "
+                           "PyTorch models")
     with quiet_native():
         if lm.kind == "saved_model":
             converter = tf.lite.TFLiteConverter.from_saved_model(str(lm.model))

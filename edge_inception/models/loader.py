@@ -4,6 +4,8 @@
     lm = load_model("path/model.keras")                  # Keras 3, safe_mode
     lm = load_model("path/model.h5")                     # tf_keras (Keras 2) HDF5
     lm = load_model("path/saved_model_dir/")             # TensorFlow SavedModel
+    lm = load_model("inception-mini", framework="torch") # the zoo's PyTorch twin
+    lm = load_model("pkg.mod:factory", weights="sd.pt")  # PyTorch; also file.py:fn, .pt2, TorchScript .pt
     lm.model, lm.spec, lm.kind
 """
 
@@ -19,7 +21,8 @@ from edge_inception.models.spec import ModelSpec, Preprocessing
 @dataclass
 class LoadedModel:
     """A model ready to export. ``kind`` says what ``model`` is: a Keras model object
-    ('keras' or 'tf_keras') or a SavedModel directory path ('saved_model')."""
+    ('keras' or 'tf_keras'), a SavedModel directory path ('saved_model') or a torch nn.Module in
+    eval mode ('torch', from a factory, an ExportedProgram or TorchScript)."""
 
     model: object
     spec: ModelSpec
@@ -30,26 +33,36 @@ class LoadedModel:
         return {"source": self.source, "kind": self.kind, **self.spec.to_dict()}
 
 
-def load_model(ref: str | Path | None = None, *, framework: str = "keras",
-               preprocessing: str | None = None) -> LoadedModel:
-    """Resolve ``ref``: None or a zoo name gives the zoo model; else a path to a model file/folder."""
+def load_model(ref: str | Path | None = None, *, framework: str = "keras", preprocessing: str | None = None,
+               weights: str | Path | None = None, input_shape: tuple[int, ...] | None = None) -> LoadedModel:
+    """Resolve ``ref``: None or a zoo name gives the zoo model; a PyTorch factory ('pkg.mod:fn',
+    'file.py:fn'), .pt2 or TorchScript file gives a torch model; else a Keras file or SavedModel.
+    ``weights`` (a state_dict for a factory) and ``input_shape`` (C,H,W or H,W,C, for TorchScript)
+    apply to PyTorch models only."""
     from edge_inception._native import import_tensorflow
-    from edge_inception.models import zoo
+    from edge_inception.models import torch_loader, zoo
 
-    import_tensorflow()
     ref = "inception-mini" if ref is None else str(ref)
     if zoo.is_zoo_model(ref) and not Path(ref).exists():
         entry = zoo.get_entry(ref, framework)
-        if framework != "keras":
-            raise UsageError(f"framework '{framework}' is not supported by convert yet", fix="use --framework keras")
         spec = entry.spec
         if preprocessing is not None:
             spec = replace(spec, preprocessing=Preprocessing.preset(preprocessing))
-        return LoadedModel(zoo.create_model(ref, framework=framework), spec, "keras", f"zoo:{ref}")
+        if framework == "keras":
+            import_tensorflow()
+        return LoadedModel(zoo.create_model(ref, framework=framework), spec, entry.framework, f"zoo:{ref}")
+    if torch_loader.is_torch_ref(ref):
+        model, spec = torch_loader.load_torch(ref, weights=weights, input_shape=input_shape,
+                                              preprocessing=Preprocessing.preset(preprocessing or "unit"))
+        return LoadedModel(model, spec, "torch", ref)
+    if weights is not None or input_shape is not None:
+        raise UsageError("--weights and --input-shape apply to PyTorch models only",
+                         fix="a Keras model carries its own weights and input shape")
+    import_tensorflow()
     path = Path(ref)
     if not path.exists():
-        raise InputError(path, "does not exist", fix="pass a .keras, .h5 or SavedModel path, or a zoo model name "
-                                                      "(edge-inception models)")
+        raise InputError(path, "does not exist", fix="pass a .keras, .h5, SavedModel, .pt2 or TorchScript path, "
+                         "a PyTorch factory 'pkg.module:function', or a zoo model name (edge-inception models)")
     if path.is_dir():
         if not (path / "saved_model.pb").is_file():
             raise InputError(path, "is a folder without saved_model.pb",

@@ -14,9 +14,21 @@ from edge_inception.models.loader import LoadedModel
 
 class SourceSession:
     def __init__(self, lm: LoadedModel):
+        self._lm = lm
+        if lm.kind == "torch":
+            import torch
+
+            model = lm.model
+
+            def run(x):
+                with torch.no_grad():
+                    return model(torch.from_numpy(x)).numpy()
+
+            self._fn = run
+            self.facts = {"engine": "torch", "version": torch.__version__}
+            return
         import tensorflow as tf
 
-        self._lm = lm
         if lm.kind == "saved_model":
             sig = tf.saved_model.load(str(lm.model)).signatures["serving_default"]
             (name,) = sig.structured_input_signature[1]

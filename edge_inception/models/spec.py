@@ -69,6 +69,14 @@ class ModelSpec:
     def channels(self) -> int:
         return self.input_shape[2]
 
+    def to_model_layout(self, nhwc: np.ndarray) -> np.ndarray:
+        """Data is produced NHWC; a channels-first model (PyTorch) takes it transposed."""
+        return np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2)) if self.layout == "NCHW" else nhwc
+
+    def model_input(self, images: np.ndarray) -> np.ndarray:
+        """uint8 NHWC images -> the float tensor the model takes, in its own layout."""
+        return self.to_model_layout(self.preprocessing.apply(images))
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["input_shape"] = list(self.input_shape)
