@@ -54,8 +54,12 @@ def train_keras(name: str, *, epochs: int, seed: int, batch_size: int) -> dict:
     train_s = time.time() - t0
     logits = model.predict(x_test, batch_size=500, verbose=0)
     top1 = float((logits.argmax(1) == y_test).mean())
+    # Save from an uncompiled copy: a compiled model's weights file also carries Adam's two moment
+    # tensors per weight, tripling the shipped file for nothing a user needs.
+    clean = create_model(name, framework="keras", pretrained=False)
+    clean.set_weights(model.get_weights())
     buf = Path(str(entry.weights_path) + ".tmp.weights.h5")
-    model.save_weights(str(buf))
+    clean.save_weights(str(buf))
     os.replace(buf, entry.weights_path)
     return {"framework": "keras", "test_top1": top1, "epochs": epochs, "seed": seed, "batch_size": batch_size,
             "train_seconds": round(train_s, 1), "params": int(model.count_params())}
