@@ -54,7 +54,8 @@ def convert(
     planned = {name: out / f"{stem}.{name}{SUFFIX[get_target(name).format]}" for name in refs}
     planned |= {t.name: out / f"{stem}.{t.name}{SUFFIX[t.format]}" for t in resolved}
     report_path = out / "report.json"
-    existing = [p for p in [*planned.values(), report_path] if p.exists()]
+    existing = [p for p in [*planned.values(), *(p.with_suffix(".bin") for p in planned.values()
+                                                   if p.suffix == ".xml"), report_path] if p.exists()]
     if existing and not force:
         raise InputError(existing[0], "already exists", fix="pass --force to overwrite, or choose another --out")
     if out.exists() and not out.is_dir():
@@ -69,7 +70,9 @@ def convert(
         n = calibration_samples or max(t.quantizer["calibration_samples"] for t in resolved if t.is_quantized)
         src = open_source(calibration or "sample:calibration", lm.spec, split="train", labelled=False, limit=n)
         calib = CalibrationSet(src, lm.spec, samples=n)
-    eval_ref = eval_data if eval_data is not None else ("sample:evaluation" if from_zoo else None)
+    # Random weights answer near-uniformly: accuracy on them is noise, so none is claimed by default.
+    default_eval = "sample:evaluation" if from_zoo and not lm.random_weights else None
+    eval_ref = eval_data if eval_data is not None else default_eval
     eval_src = open_source(eval_ref, lm.spec, split="test", labelled=True, limit=eval_limit) if eval_ref else None
 
     out.mkdir(parents=True, exist_ok=True)
@@ -102,7 +105,7 @@ class _Context:
             if target.is_quantized:
                 info = get_quantizer(target.quantizer["library"])(self.lm, dest, target=target, calibration=self.calib)
             else:
-                info = get_exporter(target.format)(self.lm, dest, precision=target.precision)
+                info = get_exporter(target.format)(self.lm, dest, target=target)
         violations = get_verifier(target.format)(dest, target)
         return {"artifact": dest, "info": info, "violations": violations}
 
@@ -120,6 +123,7 @@ class _Context:
     def run_target(self, target) -> dict:
         from edge_inception.evaluation.accuracy import accuracy_summary, predict
         from edge_inception.evaluation.latency import paired_latency
+        from edge_inception.exporters import artifact_size
         from edge_inception.models.reference import source_session
         from edge_inception.runtimes import get_runtime
 
@@ -129,7 +133,7 @@ class _Context:
             ref = self._reference(target.float_reference) if target.float_reference else None
             built = self._build(target)
             path = built["artifact"]
-            row.update(artifact=str(path), size_bytes=path.stat().st_size, conversion=built["info"],
+            row.update(artifact=str(path), size_bytes=artifact_size(path), conversion=built["info"],
                        verification={"ok": not built["violations"], "violations": built["violations"]})
             if built["violations"]:
                 more = len(built["violations"]) - 1
@@ -139,7 +143,7 @@ class _Context:
                 ref_path = ref["artifact"]
                 ref_session = get_runtime(ref["target"].runtime).load(ref_path, threads=self.threads)
                 row["reference"] = {"target": ref["target"].name, "artifact": str(ref_path),
-                                    "size_bytes": ref_path.stat().st_size}
+                                    "size_bytes": artifact_size(ref_path)}
                 row["size_ratio"] = row["reference"]["size_bytes"] / row["size_bytes"]
             else:
                 ref_session = source_session(self.lm)

@@ -48,3 +48,17 @@ def test_users_profile_dir_is_searched(tmp_path, monkeypatch):
     t = get_target("tflite-int8-pt")
     assert t.quantizer["per_channel"] is False
     assert [x.name for x in resolve_targets("tflite-int8,tflite-int8-pt")] == ["tflite-int8", "tflite-int8-pt"]
+
+
+def test_impossible_combinations_are_refused_on_load(tmp_path):
+    base = 'name = "mine"\nformat = "onnx"\nruntime = "onnxruntime"\n'
+    p = tmp_path / "mine.toml"
+    p.write_text(base + 'precision = "float16"\n')
+    with pytest.raises(InputError, match="cannot be float16"):
+        load_target_file(p)
+    p.write_text('name = "mine"\nformat = "onnx"\nruntime = "litert"\nprecision = "float32"\n')
+    with pytest.raises(InputError, match="does not run onnx"):
+        load_target_file(p)
+    p.write_text(base + 'precision = "int8"\nfloat_reference = "onnx-fp32"\n[quantizer]\nlibrary = "tflite"\n')
+    with pytest.raises(InputError, match="does not produce onnx"):
+        load_target_file(p)

@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as e:
         e.show()
         return e.exit_code
+    except SystemExit as e:  # a command's own exit status (1: a target failed)
+        return e.code if isinstance(e.code, int) else 1
     except KeyboardInterrupt:
         click.echo("edge-inception: interrupted; no partial artifact was kept", err=True)
         return 130

@@ -1,7 +1,7 @@
 """Exporters (float artifacts) and artifact verifiers, one module per format, registered where defined.
 
     export = get_exporter("tflite")
-    export(loaded_model, dest, precision="float32")
+    export(loaded_model, dest, target=get_target("onnx-fp32"))
     violations = get_verifier("tflite")(path, target)    # [] when the artifact meets its profile
 """
 
@@ -15,6 +15,19 @@ from edge_inception.errors import UsageError
 _EXPORTERS: dict[str, Callable] = {}
 _VERIFIERS: dict[str, Callable] = {}
 SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "openvino": ".xml"}
+
+
+def artifact_files(path) -> list:
+    """Every file an artifact consists of: an IR's .xml and .bin, an ONNX file and its external data."""
+    from pathlib import Path
+
+    path = Path(path)
+    companions = {".xml": [path.with_suffix(".bin")], ".onnx": [path.with_name(path.name + ".data")]}
+    return [path, *(p for p in companions.get(path.suffix, []) if p.exists())]
+
+
+def artifact_size(path) -> int:
+    return sum(p.stat().st_size for p in artifact_files(path))
 
 
 def _register(table: dict, kind: str, fmt: str):

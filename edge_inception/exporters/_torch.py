@@ -24,12 +24,29 @@ def _example(spec: ModelSpec, batch: int = 2):
     return torch.zeros(batch, spec.channels, spec.height, spec.width)
 
 
-def _failure(kind: str, e: BaseException) -> TargetFailed:
-    text = " ".join(str(e).split())
-    # Name the operator/node when the exporter says which one it could not translate.
-    m = re.search(r"(aten::[\w.]+|torch\.ops\.[\w.]+|node[^\s,:]*\s*[`'\"]?[\w.]+)", text)
-    where = f" at {m.group(1)}" if m else ""
+def _failure(kind: str, e: BaseException, program=None) -> TargetFailed:
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(e)).split())
+    # Name the operator, and the layer it sits in, when the exporter says which one it could not translate.
+    m = re.search(r"(?:torch\.ops\.)?(aten|prims)[.:]+([\w]+)", text)
+    where = ""
+    if m:
+        op = f"{m.group(1)}.{m.group(2)}"
+        where = f" at operator {op}" + _layer_of(program, m.group(1), m.group(2))
     return TargetFailed(f"{kind} export failed{where}: {text[:300] or type(e).__name__}")
+
+
+def _layer_of(program, namespace: str, op: str) -> str:
+    """' in layer 'features.3.b2'' for the first graph node calling the operator, from torch.export's
+    module stack; '' when unknown."""
+    if program is None:
+        return ""
+    for node in program.graph.nodes:
+        # The ONNX step may see a decomposed form (prims.x for aten.special_x): match on the op's name.
+        if node.op == "call_function" and op in str(node.target):
+            stack = node.meta.get("nn_module_stack") or {}
+            path = list(stack.values())[-1][0] if stack else ""
+            return f" in layer '{path}'" if path else " in the model's own forward()"
+    return ""
 
 
 def torch_to_onnx(model, spec: ModelSpec, dest: Path, *, opset: int) -> None:
@@ -37,12 +54,15 @@ def torch_to_onnx(model, spec: ModelSpec, dest: Path, *, opset: int) -> None:
     import torch
 
     dest = Path(dest)
+    exported = None
     try:
         with quiet_native():
-            program = torch.onnx.export(model, (_example(spec),), dynamo=True, opset_version=opset,
-                                        dynamic_shapes=({0: "batch"},), verbose=False)
+            # torch.export first, so a failure can be traced to the layer through the module stack.
+            batch = torch.export.Dim("batch", min=1)
+            exported = torch.export.export(model, (_example(spec),), dynamic_shapes=({0: batch},))
+            program = torch.onnx.export(exported, dynamo=True, opset_version=opset, verbose=False)
     except Exception as e:  # noqa: BLE001 - the exporter raises many types
-        raise _failure("ONNX", e) from None
+        raise _failure("ONNX", e, exported) from None
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.") as tmp:
         tmp_file = Path(tmp) / dest.name
         big = sum(p.numel() * p.element_size() for p in model.parameters()) > 1.8e9

@@ -27,7 +27,9 @@ def make_converter(lm: LoadedModel) -> Iterator:
     ``from_keras_model`` takes both Keras generations (Keras 3 through its own SavedModel export);
     a hand-made ``tf.Module`` around a Keras 3 model does not track its variables, and the converter
     then fails int8 calibration on READ_VARIABLE."""
-    import tensorflow as tf
+    from edge_inception._native import import_tensorflow
+
+    tf = import_tensorflow()
 
     if lm.kind == "torch":
         from edge_inception.errors import TargetFailed
@@ -56,9 +58,12 @@ def convert_to_file(converter, dest: Path) -> None:
 
 
 @register_exporter("tflite")
-def export_tflite(lm: LoadedModel, dest: Path, *, precision: str) -> dict:
-    import tensorflow as tf
+def export_tflite(lm: LoadedModel, dest: Path, *, target) -> dict:
+    from edge_inception._native import import_tensorflow
 
+    tf = import_tensorflow()
+
+    precision = target.precision
     with make_converter(lm) as converter:
         if precision == "float16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -28,9 +28,11 @@ class LoadedModel:
     spec: ModelSpec
     kind: str
     source: str
+    random_weights: bool = False  # a zoo architecture built without trained weights
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "kind": self.kind, **self.spec.to_dict()}
+        return {"source": self.source, "kind": self.kind, "random_weights": self.random_weights,
+                **self.spec.to_dict()}
 
 
 def load_model(ref: str | Path | None = None, *, framework: str = "keras", preprocessing: str | None = None,
@@ -50,7 +52,11 @@ def load_model(ref: str | Path | None = None, *, framework: str = "keras", prepr
             spec = replace(spec, preprocessing=Preprocessing.preset(preprocessing))
         if framework == "keras":
             import_tensorflow()
-        return LoadedModel(zoo.create_model(ref, framework=framework), spec, entry.framework, f"zoo:{ref}")
+        # Zoo entries without shipped weights (Inception v3: nothing can be downloaded here) build with
+        # random weights: fine for conversion checks, meaningless for accuracy, and the source says so.
+        trained = entry.weights_path is not None and entry.weights_path.is_file()
+        model = zoo.create_model(ref, framework=framework, pretrained=trained)
+        return LoadedModel(model, spec, entry.framework, f"zoo:{ref}", random_weights=not trained)
     if torch_loader.is_torch_ref(ref):
         model, spec = torch_loader.load_torch(ref, weights=weights, input_shape=input_shape,
                                               preprocessing=Preprocessing.preset(preprocessing or "unit"))
@@ -119,7 +125,9 @@ def _keras_input_shape(model, path: Path) -> tuple:
 
 
 def _saved_model_input_shape(path: Path) -> tuple:
-    import tensorflow as tf
+    from edge_inception._native import import_tensorflow
+
+    tf = import_tensorflow()
 
     try:
         loaded = tf.saved_model.load(str(path))

@@ -27,7 +27,9 @@ class SourceSession:
             self._fn = run
             self.facts = {"engine": "torch", "version": torch.__version__}
             return
-        import tensorflow as tf
+        from edge_inception._native import import_tensorflow
+
+        tf = import_tensorflow()
 
         if lm.kind == "saved_model":
             sig = tf.saved_model.load(str(lm.model)).signatures["serving_default"]

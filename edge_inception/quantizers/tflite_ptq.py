@@ -16,7 +16,9 @@ from edge_inception.quantizers import register_quantizer
 
 @register_quantizer("tflite")
 def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
-    import tensorflow as tf
+    from edge_inception._native import import_tensorflow
+
+    tf = import_tensorflow()
 
     q = target.quantizer
     with make_converter(lm) as converter:

@@ -2,7 +2,8 @@
 
     rt = get_runtime("litert")
     session = rt.load("model.tflite", threads=2)
-    logits = session.run(batch)          # float32 NHWC in, float32 out; quantized I/O is handled inside
+    logits = session.run(batch)          # float32 in the model's layout (ModelSpec.model_input), float32 out;
+                                         # quantized I/O is handled inside
     session.facts                        # {'engine': 'ai-edge-litert', 'version': '2.3.0', ...}
 
 Runtimes register where they are defined; engines are imported only when a model is loaded.

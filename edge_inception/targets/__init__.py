@@ -54,6 +54,14 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], tuple | None, object
 }
 
 
+# What each format can be, and which engine verifies it here: capabilities as data, checked on load.
+FORMATS = {
+    "tflite": {"precisions": ("float32", "float16", "int8"), "runtime": "litert", "libraries": ("tflite",)},
+    "onnx": {"precisions": ("float32", "int8"), "runtime": "onnxruntime", "libraries": ("onnxruntime",)},
+    "openvino": {"precisions": ("float32", "float16", "int8"), "runtime": "openvino", "libraries": ("nncf",)},
+}
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -122,9 +130,19 @@ def load_target_file(path: str | Path) -> Target:
                precision=top["precision"], runtime=top["runtime"], float_reference=top["float_reference"],
                quantizer=values["quantizer"], export=values["export"], constraints=values["constraints"],
                gate=values["gate"], source=str(path))
+    caps = FORMATS[t.format]
+    if t.precision not in caps["precisions"]:
+        raise InputError(path, f"format '{t.format}' cannot be {t.precision}",
+                         fix=f"{t.format} supports {', '.join(caps['precisions'])}")
+    if t.runtime != caps["runtime"]:
+        raise InputError(path, f"runtime '{t.runtime}' does not run {t.format}",
+                         fix=f"use runtime = '{caps['runtime']}'")
     if t.is_quantized and t.quantizer["library"] == "none":
         raise InputError(path, "an int8 target needs [quantizer] library",
                          fix="set library = 'tflite', 'onnxruntime' or 'nncf'")
+    if t.is_quantized and t.quantizer["library"] not in caps["libraries"]:
+        raise InputError(path, f"quantizer library '{t.quantizer['library']}' does not produce {t.format}",
+                         fix=f"use library = '{caps['libraries'][0]}'")
     if t.is_quantized and not t.float_reference:
         raise InputError(path, "an int8 target needs 'float_reference', the float target it is compared with")
     return t

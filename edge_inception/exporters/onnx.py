@@ -1,0 +1,179 @@
+"""ONNX export with tf2onnx, and verification of .onnx artifacts.
+
+    export_onnx(loaded_model, dest, target=get_target("onnx-fp32"))  # float ONNX, dynamic batch
+    proto = onnx_model(loaded_model, opset=17)                   # the same, in memory
+    verify_onnx(path, target)                                    # [] when int8 weights are quantized
+
+Keras 3, tf_keras and SavedModel sources all go through one path: a tf.function with a fixed NHWC
+signature (batch left dynamic so evaluation can batch) handed to ``tf2onnx.convert.from_function``.
+Keras 3's own ``model.export(format='onnx')`` fails on a model that was never called, and
+``tf2onnx.convert.from_keras`` takes only tf_keras models; a function works for all three.
+PyTorch modules go through torch.onnx's dynamo exporter (exporters/_torch.py) and keep NCHW.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edge_inception._native import quiet_native
+from edge_inception.errors import TargetFailed
+from edge_inception.exporters import register_exporter, register_verifier
+from edge_inception.models.loader import LoadedModel
+from edge_inception.report.io import atomic_path
+
+OPSET = 17  # the [export] opset default of the target schema; ORT 1.17+ and OpenVINO read it
+INPUT_NAME, OUTPUT_NAME, BATCH_DIM = "image", "logits", "batch"
+SPEC_KEY = "edge_inception.spec"  # metadata_props key: the ModelSpec travels inside the artifact
+# Operators whose second input is a weight tensor in a CNN (Keras Dense becomes MatMul or Gemm).
+_WEIGHT_OPS = {"Conv", "ConvTranspose", "MatMul", "Gemm"}
+
+
+def _source_function(lm: LoadedModel):
+    """(tf.function, input_signature) computing logits from a float32 NHWC batch."""
+    from edge_inception._native import import_tensorflow
+
+    tf = import_tensorflow()
+
+    h, w, c = lm.spec.input_shape
+    signature = [tf.TensorSpec([None, h, w, c], tf.float32, name=INPUT_NAME)]
+    if lm.kind == "saved_model":
+        loaded = tf.saved_model.load(str(lm.model))
+        (arg,) = loaded.signatures["serving_default"].structured_input_signature[1]
+
+        def call(x):
+            # Through ``loaded``, not a saved signature: the function must keep the object (and so its
+            # variables) alive until tf2onnx has traced and frozen it.
+            return next(iter(loaded.signatures["serving_default"](**{arg: x}).values()))
+    else:
+        model = lm.model
+
+        def call(x):
+            return model(x, training=False)
+
+    return tf.function(call, input_signature=signature), signature
+
+
+def onnx_model(lm: LoadedModel, *, opset: int = OPSET):
+    """The float32 ONNX ModelProto of ``lm``, with input 'image' [batch, ...] in the model's own layout
+    (NHWC for Keras, NCHW for PyTorch) and output 'logits'."""
+    proto, converter = _torch_proto(lm, opset) if lm.kind == "torch" else _tf_proto(lm, opset)
+    _rename_io(proto)
+    _set_metadata(proto, {SPEC_KEY: json.dumps(lm.spec.to_dict()), "edge_inception.source_kind": lm.kind,
+                          "edge_inception.converter": converter})
+    return proto
+
+
+def _tf_proto(lm: LoadedModel, opset: int):
+    from edge_inception._native import import_tensorflow
+
+    tf = import_tensorflow()
+    import tf2onnx
+
+    fn, signature = _source_function(lm)
+    try:
+        with quiet_native():
+            proto, _ = tf2onnx.convert.from_function(fn, input_signature=signature, opset=opset)
+    except Exception as e:  # noqa: BLE001 - tf2onnx raises plain exceptions of many types
+        msg = " ".join(str(e).split())
+        raise TargetFailed(f"ONNX export with tf2onnx failed: {msg[:300] or type(e).__name__}") from None
+    return proto, f"tf2onnx {tf2onnx.__version__}, tensorflow {tf.__version__}"
+
+
+def _torch_proto(lm: LoadedModel, opset: int):
+    """torch.onnx's dynamo exporter (the TorchScript exporter is deprecated since torch 2.9)."""
+    import tempfile
+
+    import onnx
+    import torch
+
+    from edge_inception.exporters._torch import torch_to_onnx
+
+    with tempfile.TemporaryDirectory(prefix="edge-inception-onnx-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        torch_to_onnx(lm.model, lm.spec, path, opset=opset)
+        proto = onnx.load(str(path))  # external data, if any, is read into the proto here
+    return proto, f"torch.onnx dynamo exporter, torch {torch.__version__}"
+
+
+def _rename_io(proto) -> None:
+    """Stable names ('image' -> 'logits', batch dimension 'batch') instead of tf2onnx's 'Identity:0'
+    and 'unk__367', so artifacts from every Keras generation look alike to users and runtimes."""
+    graph = proto.graph
+    renames = {graph.output[0].name: OUTPUT_NAME, graph.input[0].name: INPUT_NAME}
+    for node in graph.node:
+        node.output[:] = [renames.get(o, o) for o in node.output]
+        node.input[:] = [renames.get(i, i) for i in node.input]
+    graph.output[0].name = OUTPUT_NAME
+    graph.input[0].name = INPUT_NAME
+    for value in (graph.input[0], graph.output[0]):
+        value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
+
+
+def _set_metadata(proto, props: dict[str, str]) -> None:
+    import onnx
+
+    merged = {p.key: p.value for p in proto.metadata_props} | props
+    onnx.helper.set_model_props(proto, merged)
+
+
+def save_onnx(proto, dest: Path) -> None:
+    import onnx
+
+    with atomic_path(dest) as tmp:
+        onnx.save_model(proto, str(tmp))
+
+
+@register_exporter("onnx")
+def export_onnx(lm: LoadedModel, dest: Path, *, target) -> dict:
+    precision, opset = target.precision, target.export.get("opset", OPSET)
+    if precision != "float32":
+        raise TargetFailed(f"the ONNX exporter writes float32 only, not {precision}; int8 comes from a quantizer")
+    proto = onnx_model(lm, opset=opset)
+    save_onnx(proto, dest)
+    converter = next(p.value for p in proto.metadata_props if p.key == "edge_inception.converter")
+    return {"converter": converter, "precision": precision, "opset": opset}
+
+
+def read_spec(proto) -> dict | None:
+    """The ModelSpec dict an exported artifact carries, or None for an ONNX file made elsewhere."""
+    for p in proto.metadata_props:
+        if p.key == SPEC_KEY:
+            return json.loads(p.value)
+    return None
+
+
+@register_verifier("onnx")
+def verify_onnx(path: Path, target) -> list[str]:
+    """Rules of the profile that the artifact breaks, one message per violation (empty when it passes).
+
+    int8 targets: every Conv/MatMul/Gemm weight must come from a DequantizeLinear (stored as an
+    integer initializer), so no layer silently stays float. With ``full_integer`` the data input of
+    those operators must come from a DequantizeLinear too (quantized activations)."""
+    import onnx
+
+    if not target.is_quantized:
+        return []
+    graph = onnx.load(str(path), load_external_data=False).graph
+    producer = {o: n for n in graph.node for o in n.output}
+    constants = {i.name for i in graph.initializer} | {o for n in graph.node if n.op_type == "Constant"
+                                                       for o in n.output}
+    violations: list[str] = []
+    for node in graph.node:
+        if node.op_type not in _WEIGHT_OPS or len(node.input) < 2:
+            continue
+        data, weight = node.input[0], node.input[1]
+        weight_from = producer.get(weight)
+        is_weight = weight in constants or weight_from is not None and weight_from.op_type == "DequantizeLinear"
+        # A MatMul of two activations has no weight to quantize; Conv and Gemm always do.
+        if node.op_type == "MatMul" and not is_weight and weight_from is not None:
+            continue
+        if weight_from is None or weight_from.op_type != "DequantizeLinear":
+            violations.append(f"operator {node.op_type} (node '{node.name}') has float weights '{weight}' "
+                              "(not from a DequantizeLinear) in an int8 model")
+        elif target.constraints.get("full_integer"):
+            data_from = producer.get(data)
+            if data_from is None or data_from.op_type != "DequantizeLinear":
+                violations.append(f"operator {node.op_type} (node '{node.name}') takes float activations "
+                                  f"'{data}' (not from a DequantizeLinear) in a full-integer model")
+    return violations

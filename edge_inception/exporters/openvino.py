@@ -1,0 +1,190 @@
+"""OpenVINO IR export with ``openvino.convert_model``, and verification of IR (.xml + .bin) artifacts.
+
+    info = export_openvino(loaded_model, out / "model.xml", target=get_target("openvino-fp32"))  # + model.bin
+    ov_model = to_openvino_model(loaded_model)        # in memory, e.g. for NNCF
+    save_ir(ov_model, out / "model.xml", compress_to_fp16=False)
+    verify_openvino(out / "model.xml", target)        # [] when the IR meets its profile
+
+Keras 3 and tf_keras model objects go to ``convert_model`` directly; a SavedModel folder goes by its
+path. The input is fixed to the ModelSpec's H, W, C with a dynamic batch, so evaluation can batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+from edge_inception._native import quiet_native
+from edge_inception.errors import InputError, TargetFailed
+from edge_inception.exporters import register_exporter, register_verifier
+from edge_inception.models.loader import LoadedModel
+
+# Operations that carry weights into a multiply-accumulate: their inputs must all be quantized in int8.
+_MAC_OPS = {"Convolution", "GroupConvolution", "MatMul", "ConvolutionBackpropData", "GroupConvolutionBackpropData"}
+# Operations that move or select values without arithmetic: int8 stays int8 through them, so a
+# FakeQuantize in front of one quantizes what follows (NNCF puts it before a MaxPool, not after).
+_TRANSPARENT_OPS = {"MaxPool", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Split",
+                    "VariadicSplit", "StridedSlice", "Slice", "Pad", "DepthToSpace", "SpaceToDepth", "Gather"}
+_LOW_BIT = {"i8", "u8", "i4", "u4"}
+
+
+def to_openvino_model(lm: LoadedModel):
+    """An in-memory ``openvino.Model`` of the source, float32, NHWC input with a dynamic batch."""
+    import openvino as ov
+
+    # convert_model takes tf.keras.Model objects, and Keras 3 models through the same TensorFlow
+    # frontend (it traces them to a tf.function); a SavedModel is read from its folder.
+    if lm.kind == "torch":
+        from edge_inception.exporters._torch import torch_to_openvino
+
+        ov_model = torch_to_openvino(lm.model, lm.spec)
+        ov_model.set_rt_info(json.dumps(lm.spec.to_dict()), ["edge_inception", "model_spec"])
+        return ov_model
+    source = str(lm.model) if lm.kind == "saved_model" else lm.model
+    shape = ov.PartialShape([-1, *lm.spec.input_shape])
+    # Keras 3 warns that a positional input does not match its named input structure: harmless.
+    with quiet_native() as captured, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ov_model = ov.convert_model(source, input=[shape])
+        except Exception as e:  # noqa: BLE001 - the frontends raise OpConversionFailure and plain exceptions
+            msg = " ".join(str(e).split()) or " ".join(captured().split()[-40:])
+            raise TargetFailed(f"OpenVINO conversion failed: {msg[:300] or type(e).__name__}") from None
+    if len(ov_model.inputs) != 1:
+        raise TargetFailed(f"OpenVINO conversion gave {len(ov_model.inputs)} inputs; one image input expected")
+    # The ModelSpec travels inside the artifact, so the IR alone says how to preprocess its input.
+    ov_model.set_rt_info(json.dumps(lm.spec.to_dict()), ["edge_inception", "model_spec"])
+    return ov_model
+
+
+def save_ir(ov_model, dest: Path, *, compress_to_fp16: bool) -> None:
+    """Write ``dest`` (.xml) and its .bin atomically: both go to a temporary folder beside ``dest`` and
+    are renamed into place, .bin first, so the .xml that readers open never names a half-written .bin;
+    on failure nothing is left behind."""
+    import openvino as ov
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        # The IR names no .bin file: readers take the .xml path with its suffix swapped.
+        xml = tmp / "model.xml"
+        ov.save_model(ov_model, str(xml), compress_to_fp16=compress_to_fp16)
+        os.replace(xml.with_suffix(".bin"), dest.with_suffix(".bin"))
+        os.replace(xml, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@register_exporter("openvino")
+def export_openvino(lm: LoadedModel, dest: Path, *, target) -> dict:
+    import openvino as ov
+
+    precision = target.precision
+    if precision not in ("float32", "float16"):
+        raise TargetFailed(f"the OpenVINO exporter writes float32 or float16 IR, not {precision}")
+    # save_model stores weights as fp16 by default; an fp32 IR has to ask for fp32.
+    save_ir(to_openvino_model(lm), dest, compress_to_fp16=precision == "float16")
+    return {"converter": f"openvino {ov.__version__} convert_model", "precision": precision,
+            "weights": "f16" if precision == "float16" else "f32", "files": [dest.name, dest.with_suffix(".bin").name]}
+
+
+def read_ir(path: Path):
+    """Read an IR with OpenVINO; anything that is not an .xml IR with its .bin is an InputError."""
+    import openvino as ov
+
+    path = Path(path)
+    fix = "pass the .xml of an OpenVINO IR, with its .bin beside it"
+    if path.suffix != ".xml":
+        raise InputError(path, "is not an OpenVINO IR (.xml)", fix=fix)
+    if not path.is_file():
+        raise InputError(path, "does not exist", fix=fix)
+    try:
+        with quiet_native():
+            return ov.Core().read_model(str(path))
+    except RuntimeError as e:
+        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        raise InputError(path, f"is not an OpenVINO IR that OpenVINO can read ({first[:200]})", fix=fix) from None
+
+
+def _producer(port):
+    return port.get_source_output().get_node()
+
+
+def _is_constant(node) -> bool:
+    """A Constant, possibly behind Converts: the scale and zero point of a weight dequantization."""
+    while node.get_type_name() == "Convert":
+        node = _producer(node.input(0))
+    return node.get_type_name() == "Constant"
+
+
+def _is_quantized(node, seen: dict) -> bool:
+    """Whether ``node``'s output reaches a multiply-accumulate as int8 data: a FakeQuantize, an int8
+    constant (NNCF stores weights as i8 Constant -> Convert -> Subtract -> Multiply), or a value-moving
+    op whose data inputs are all quantized."""
+    key = node.get_friendly_name()
+    if key in seen:
+        return seen[key]
+    seen[key] = False  # no cycles in an IR, but never recurse forever on a malformed one
+    kind = node.get_type_name()
+    if kind == "FakeQuantize":
+        ok = True
+    elif kind == "Constant":
+        ok = node.get_element_type().get_type_name() in _LOW_BIT
+    elif kind == "Convert":
+        ok = _is_quantized(_producer(node.input(0)), seen)
+    elif kind in ("Subtract", "Multiply"):
+        # Only the weight dequantization pattern: data on input 0, a constant scale or zero point on 1.
+        ok = _is_constant(_producer(node.input(1))) and _is_quantized(_producer(node.input(0)), seen)
+    elif kind in _TRANSPARENT_OPS:
+        data = node.inputs()[: len(node.inputs()) if kind == "Concat" else 1]
+        ok = all(_is_quantized(_producer(p), seen) for p in data)
+    else:
+        ok = False
+    seen[key] = ok
+    return ok
+
+
+def _weight_types(node) -> set[str]:
+    """Element types of the constants that feed a MAC op's weight input, through Converts and dequantization."""
+    types, stack = set(), [_producer(node.input(1))]
+    while stack:
+        n = stack.pop()
+        if n.get_type_name() == "Constant":
+            types.add(n.get_element_type().get_type_name())
+        elif n.get_type_name() in ("Convert", "Subtract", "Multiply", "Reshape", "Transpose", "FakeQuantize"):
+            stack.extend(_producer(p) for p in n.inputs()[:1])
+    return types
+
+
+@register_verifier("openvino")
+def verify_openvino(path: Path, target) -> list[str]:
+    """Rules of the profile that the IR breaks, one message per violation (empty when it passes).
+
+    int8: every Convolution/MatMul has quantized activations and weights. float32: weights are not
+    stored as f16 (the save_model default). float16: weights are stored as f16."""
+    ov_model = read_ir(Path(path))
+    violations: list[str] = []
+    seen: dict = {}
+    for node in ov_model.get_ordered_ops():
+        if node.get_type_name() not in _MAC_OPS:
+            continue
+        layer = node.get_friendly_name()
+        if target.is_quantized:
+            for port, what in ((0, "activation"), (1, "weight")):
+                if not _is_quantized(_producer(node.input(port)), seen):
+                    violations.append(f"{node.get_type_name()} (layer '{layer}') has an unquantized {what} input "
+                                      "in an int8 model")
+        else:
+            types = _weight_types(node)
+            if target.precision == "float32" and "f16" in types:
+                violations.append(f"{node.get_type_name()} (layer '{layer}') has f16 weights in a float32 IR "
+                                  "(saved without compress_to_fp16=False)")
+            elif target.precision == "float16" and types and "f16" not in types:
+                violations.append(f"{node.get_type_name()} (layer '{layer}') has {sorted(types)[0]} weights "
+                                  "in a float16 IR")
+    return violations

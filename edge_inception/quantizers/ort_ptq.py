@@ -1,0 +1,136 @@
+"""Static post-training quantization with ONNX Runtime's quantization tool, QDQ format.
+
+    info = get_quantizer("onnxruntime")(loaded_model, dest, target=target, calibration=calib)
+    info["activations"], info["weights"], info["isa_reason"]     # what 'auto' became, and why
+
+Float ONNX from the ONNX exporter -> ``quant_pre_process`` (shape inference and graph optimization,
+as ORT recommends before quantizing) -> ``quantize_static`` with QDQ and per-channel weights.
+
+The 8-bit types follow the CPU when the profile says 'auto' (``choose_ort_types``): on x86 without
+VNNI, ORT's u8 x s8 kernels add pairs of products in 16 bits (VPMADDUBSW) and saturate, so signed
+weights lose accuracy; uint8 weights take ORT's u8 x u8 kernels, which widen first.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+from edge_inception._native import quiet_native
+from edge_inception.data.calibration import CalibrationSet
+from edge_inception.errors import TargetFailed
+from edge_inception.exporters.onnx import INPUT_NAME, onnx_model, save_onnx
+from edge_inception.models.loader import LoadedModel
+from edge_inception.quantizers import register_quantizer
+from edge_inception.report.io import atomic_path
+
+_METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
+_QTYPES = {"int8": "QInt8", "uint8": "QUInt8"}
+
+
+def choose_ort_types(isa: dict, activations: str, weights: str) -> tuple[str, str, str]:
+    """(activations, weights, reason): the profile's 8-bit types, with 'auto' resolved for this ISA.
+
+    VNNI (AVX-512 VNNI, AVX-VNNI, AMX) and ARM dot-product kernels accumulate int8 products in 32
+    bits, so S8S8, ORT's default, holds accuracy there. x86 without VNNI: U8U8, because S8S8 and U8S8
+    saturate in ORT's fused kernels. Measured on an AVX2 Zen 1, top-1 agreement with float: Inception
+    v3 28% (S8S8) vs 94% (U8U8); inception-mini 97.6% (S8S8, U8S8), 98.9% (either with
+    ``reduce_range``), 99.5% (U8U8). U8U8 costs speed there (inception-mini, batch 1: about as fast
+    as float, U8S8 ~1.3x faster), but it is the one choice that never collapses."""
+    if "auto" not in (activations, weights):
+        return activations, weights, "set in the target profile"
+    x86 = any(isa.get(f) for f in ("sse4_2", "avx2", "avx512f"))
+    arm = any(isa.get(f) for f in ("neon", "dotprod"))
+    if isa.get("vnni"):
+        pick, reason = ("int8", "int8"), ("x86 CPU with VNNI/AMX: int8 dot products accumulate in 32 bits without "
+                                           "saturation, so S8S8 (ORT's default) holds accuracy")
+    elif arm and not x86:
+        pick, reason = ("int8", "int8"), ("ARM CPU: ORT's int8 kernels widen before accumulating, so S8S8 "
+                                           "(ORT's default) holds accuracy")
+    elif x86:
+        pick, reason = ("uint8", "uint8"), ("x86 CPU without VNNI (AVX2/AVX-512 only): ORT's u8 x s8 kernels "
+                                             "(VPMADDUBSW) add product pairs in 16 bits and saturate with int8 "
+                                             "weights; U8U8 takes kernels that widen first")
+    else:
+        pick, reason = ("uint8", "uint8"), ("CPU instruction set unknown: U8U8 avoids the int8-weight saturation "
+                                             "of non-VNNI x86 kernels")
+    act = pick[0] if activations == "auto" else activations
+    wt = pick[1] if weights == "auto" else weights
+    if (act, wt) != pick:
+        reason += f"; {'weights' if activations == 'auto' else 'activations'} set in the target profile"
+    if (act, wt) == ("int8", "uint8"):  # ORT refuses this pair (it has no S8U8 kernels): move the 'auto' side
+        act, wt = ("uint8", "uint8") if activations == "auto" else ("int8", "int8")
+        reason += ", and ORT has no int8-activation/uint8-weight kernels"
+    return act, wt, reason
+
+
+def _reader(calibration: CalibrationSet):
+    """A CalibrationDataReader streaming ``calibration.float_batches()``.
+
+    ``set_range`` is ORT's hook for strided calibration (extra option CalibStridedMinMax): each
+    stride is collected and reduced before the next is read, so the calibrator holds one batch of
+    activations at a time, not all of them (6.5 GiB for Inception v3 otherwise)."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class StreamingReader(CalibrationDataReader):
+        def __init__(self):
+            self._batches = calibration.float_batches()
+            self._n = math.ceil(len(calibration) / calibration.batch_size)
+            self._left = self._n
+
+        def __len__(self) -> int:
+            return self._n
+
+        def set_range(self, start_index: int, end_index: int) -> None:
+            self._left = end_index - start_index
+
+        def get_next(self):
+            if self._left <= 0:
+                return None
+            batch = next(self._batches, None)
+            if batch is None:
+                return None
+            self._left -= 1
+            return {INPUT_NAME: batch}
+
+    return StreamingReader()
+
+
+@register_quantizer("onnxruntime")
+def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from edge_inception.runtimes.host import host_facts
+
+    q = target.quantizer
+    act, wt, reason = choose_ort_types(host_facts()["isa"], q["activations"], q["weights"])
+    opset = target.export["opset"]
+    with tempfile.TemporaryDirectory(prefix="edge-inception-ort.") as tmp:
+        float_path, pre_path = Path(tmp) / "float.onnx", Path(tmp) / "preprocessed.onnx"
+        save_onnx(onnx_model(lm, opset=opset), float_path)
+        try:
+            with quiet_native():
+                quant_pre_process(float_path, pre_path)
+            with atomic_path(dest) as out, quiet_native():
+                quantize_static(
+                    pre_path, out, _reader(calibration),
+                    quant_format=QuantFormat.QDQ,
+                    per_channel=q["per_channel"],
+                    reduce_range=q["reduce_range"],
+                    activation_type=getattr(QuantType, _QTYPES[act]),
+                    weight_type=getattr(QuantType, _QTYPES[wt]),
+                    calibrate_method=getattr(CalibrationMethod, _METHODS[q["calibration_method"]]),
+                    calibration_providers=["CPUExecutionProvider"],
+                    extra_options={"CalibStridedMinMax": 1},  # one batch per stride: see _reader
+                )
+        except Exception as e:  # noqa: BLE001 - ORT and onnx raise their own Exception subclasses
+            msg = " ".join(str(e).split())
+            raise TargetFailed(f"ONNX Runtime quantization failed: {msg[:300] or type(e).__name__}") from None
+    per = "per-channel" if q["per_channel"] else "per-tensor"
+    return {"library": f"onnxruntime {ort.__version__} quantize_static", "format": "QDQ", "opset": opset,
+            "activations": act, "weights": f"{wt} {per}", "reduce_range": q["reduce_range"],
+            "requested": {"activations": q["activations"], "weights": q["weights"]}, "isa_reason": reason,
+            "calibration_method": q["calibration_method"], "calibration": calibration.to_dict()}

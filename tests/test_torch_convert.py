@@ -1,0 +1,61 @@
+"""PyTorch models through the shared pipeline: ONNX (dynamo exporter) and OpenVINO, int8 and float."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from edge_inception.errors import TargetFailed
+from edge_inception.exporters._torch import torch_to_onnx
+from edge_inception.models.spec import ModelSpec
+
+
+def test_torch_twin_to_onnx_and_openvino_int8(tmp_path, run_cli):
+    code, _, err = run_cli("convert", "inception-mini", "--framework", "torch", "--target",
+                           "onnx-int8,openvino-int8", "--out", str(tmp_path), "--latency-runs", "5")
+    assert code == 0, err
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["model"]["kind"] == "torch" and report["model"]["layout"] == "NCHW"
+    for row in report["targets"]:
+        assert row["status"] == "ok", row["message"]
+        acc = row["accuracy"]
+        assert acc["float_top1"] > 0.88  # trained weights, real images
+        assert abs(acc["delta_points"]) <= 1.0 and acc["agreement"] >= 0.97
+        assert row["reference"]["target"] in ("onnx-fp32", "openvino-fp32")
+    onnx_row = next(r for r in report["targets"] if r["target"] == "onnx-int8")
+    expected = "int8" if report["host"]["isa"]["vnni"] else "uint8"
+    assert onnx_row["conversion"]["activations"] == expected and onnx_row["conversion"]["isa_reason"]
+
+
+def test_torch_to_tflite_fails_that_target_only(tmp_path, run_cli):
+    code, _, _ = run_cli("convert", "inception-mini", "--framework", "torch", "--target", "tflite-fp32,onnx-fp32",
+                         "--out", str(tmp_path), "--latency-runs", "2")
+    assert code == 1
+    rows = {r["target"]: r for r in json.loads((tmp_path / "report.json").read_text())["targets"]}
+    assert rows["tflite-fp32"]["status"] == "failed" and "PyTorch -> TFLite" in rows["tflite-fp32"]["message"]
+    assert rows["onnx-fp32"]["status"] == "ok" and rows["onnx-fp32"]["accuracy"]["agreement"] >= 0.999
+
+
+class _Odd(nn.Module):
+    def forward(self, x):
+        return torch.special.bessel_j0(x)  # no ONNX translation exists
+
+
+class _Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.odd = _Odd()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(self.odd(self.conv(x)).mean((2, 3)))
+
+
+def test_unsupported_operator_names_operator_and_layer(tmp_path):
+    spec = ModelSpec(name="n", framework="torch", input_shape=(8, 8, 3), layout="NCHW")
+    with pytest.raises(TargetFailed) as e:
+        torch_to_onnx(_Net().eval(), spec, tmp_path / "n.onnx", opset=17)
+    assert "bessel_j0" in e.value.message and "in layer 'odd'" in e.value.message
+    assert list(tmp_path.iterdir()) == []
