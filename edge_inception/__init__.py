@@ -9,8 +9,9 @@ Heavy frameworks load only when a function needs them, so importing the package 
 
 import os as _os
 
-# Must be set before TensorFlow is first imported anywhere in the process.
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Must be set before TensorFlow is first imported anywhere in the process. Level 3 also hides the
+# "failed call to cuInit" line every CPU-only machine prints; real failures still raise in Python.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
 

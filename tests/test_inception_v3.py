@@ -134,4 +134,7 @@ def test_keras_parameter_count_and_forward():
     x = np.random.default_rng(0).uniform(-1, 1, (2, 299, 299, 3)).astype(np.float32)
     y = np.asarray(model(x, training=False))
     assert y.shape == (2, 1000)
-    np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-4)  # softmax head, as keras.applications ships it
+    assert np.all(np.isfinite(y))
+    assert not np.allclose(y.sum(axis=1), 1.0, atol=1e-3)  # logits, like the PyTorch twin, not softmax
+    probs = np.asarray(inception_v3.build_keras(classifier_activation="softmax")(x, training=False))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)  # keras.applications' own head on request

@@ -34,9 +34,16 @@ def top1(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def accuracy_summary(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray | None) -> dict:
-    """Top-1 of both (when labelled), the change in points, and top-1 agreement with the reference."""
+    """Top-1 of both (when labelled), the change in points, top-1 agreement with the reference, and the
+    fidelity of the raw outputs: SQNR (dB) and mean cosine similarity per input."""
+    ref, cand = reference.astype(np.float64), candidate.astype(np.float64)
+    noise = np.sum((ref - cand) ** 2)
+    sqnr = None if noise == 0 else round(float(10 * np.log10(np.sum(ref**2) / noise)), 2)  # None: identical
+    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(cand, axis=1)
+    cosine = float(np.mean(np.sum(ref * cand, axis=1) / np.where(norms == 0, 1, norms)))
     out = {"n": int(len(candidate)),
-           "agreement": float((reference.argmax(1) == candidate.argmax(1)).mean())}
+           "agreement": float((reference.argmax(1) == candidate.argmax(1)).mean()),
+           "sqnr_db": sqnr, "cosine": round(cosine, 6)}
     if labels is not None:
         ref, cand = top1(reference, labels), top1(candidate, labels)
         out.update(float_top1=ref, top1=cand, delta_points=round((cand - ref) * 100, 4))

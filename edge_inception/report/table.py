@@ -20,7 +20,8 @@ def convert_rows(report: dict) -> list[list[str]]:
         acc, lat = r.get("accuracy", {}), r.get("latency", {})
         delta = acc.get("delta_points")
         rows.append([
-            r["target"], r["status"], _mb(r.get("size_bytes")),
+            r["target"], r["status"],
+            _mb(r.get("size_bytes")) + (f" ({r['size_ratio']:.1f}x smaller)" if r.get("size_ratio") else ""),
             _pct(acc.get("float_top1")), _pct(acc.get("top1")),
             "—" if delta is None else f"{delta:+.2f} pt",
             _pct(acc.get("agreement")),

@@ -34,9 +34,10 @@ def _spec(framework: str) -> ModelSpec:
 
 @register_model("inception-v3", framework="keras", spec=_spec("keras"), weights=None,
                 description="keras.applications.InceptionV3, 299x299x3, 1000 classes, random weights")
-def build_keras(num_classes: int = 1000, *, classifier_activation: str | None = "softmax", keras_module=None):
-    """Keras' own InceptionV3. ``keras_module`` may be ``tf_keras`` for a Keras 2 model (tfmot QAT);
-    ``classifier_activation=None`` gives logits, like the PyTorch entry."""
+def build_keras(num_classes: int = 1000, *, classifier_activation: str | None = None, keras_module=None):
+    """Keras' own InceptionV3. ``keras_module`` may be ``tf_keras`` for a Keras 2 model (tfmot QAT).
+    Logits by default, like the PyTorch entry, so int8-vs-float fidelity (SQNR) is measured on the
+    values that decide the class, not on a softmax that squashes them; "softmax" gives Keras' head."""
     if keras_module is None:
         import keras as keras_module
     return keras_module.applications.InceptionV3(
