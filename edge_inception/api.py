@@ -69,7 +69,9 @@ def convert(
                              fix="pass --calibration path/to/images/ (or a .npz, or fashion-mnist)")
         n = calibration_samples or max(t.quantizer["calibration_samples"] for t in resolved if t.is_quantized)
         src = open_source(calibration or "sample:calibration", lm.spec, split="train", labelled=False, limit=n)
-        calib = CalibrationSet(src, lm.spec, samples=n)
+        # Small batches bound what a calibrator holds at once: ONNX Runtime keeps every intermediate
+        # tensor of a stride (Inception v3: about 0.1 GB per 299x299 image).
+        calib = CalibrationSet(src, lm.spec, samples=n, batch_size=8)
     # Random weights answer near-uniformly: accuracy on them is noise, so none is claimed by default.
     default_eval = "sample:evaluation" if from_zoo and not lm.random_weights else None
     eval_ref = eval_data if eval_data is not None else default_eval

@@ -10,7 +10,28 @@ from tests.conftest import write_pngs
 SPEC = get_entry("inception-mini").spec
 
 
+def _write_idx(path, array):
+    import gzip
+
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_idx_reader_on_files_it_did_not_write(tmp_path, monkeypatch):
+    from edge_inception.data import readers
+
+    rng = np.random.default_rng(1)
+    images, labels = rng.integers(0, 256, (7, 28, 28), dtype=np.uint8), rng.integers(0, 10, 7)
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels)
+    monkeypatch.setattr(readers, "FASHION_MNIST_DIR", tmp_path)
+    x, y = read_fashion_mnist("test")
+    assert np.array_equal(x, images) and np.array_equal(y, labels) and y.dtype == np.int64
+
+
 def test_fashion_mnist_test_split_from_debian_package():
+    """The README's set-up installs Debian's dataset-fashion-mnist; the full split is read from it."""
     x, y = read_fashion_mnist("test")
     assert x.shape == (10000, 28, 28) and x.dtype == np.uint8
     assert np.bincount(y).tolist() == [1000] * 10
