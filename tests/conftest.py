@@ -56,3 +56,29 @@ def main_job(tmp_path_factory):
     out = tmp_path_factory.mktemp("main-job")
     code = main(["convert", "--target", "tflite-int8", "--out", str(out), "--force"])
     return code, out
+
+
+def tiny_tf_keras_model(tmp_path, kind: str):
+    """A small Inception-style tf_keras model (random weights: for loading and conversion checks, not
+    accuracy) saved as 'h5' or 'saved_model', and a .npz of 20 calibration images. Returns both paths."""
+    import tf_keras
+
+    inp = tf_keras.Input((16, 16, 3))
+    x = tf_keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    a = tf_keras.layers.Conv2D(4, 1, activation="relu")(x)
+    b = tf_keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+    c = tf_keras.layers.MaxPooling2D(3, strides=1, padding="same")(x)
+    c = tf_keras.layers.Conv2D(4, 1, activation="relu")(c)
+    x = tf_keras.layers.GlobalAveragePooling2D()(tf_keras.layers.Concatenate()([a, b, c]))
+    model = tf_keras.Model(inp, tf_keras.layers.Dense(5)(x))
+    if kind == "h5":
+        path = tmp_path / "tiny.h5"
+        model.save(path)
+    else:
+        import tensorflow as tf
+
+        path = tmp_path / "tiny_sm"
+        tf.saved_model.save(model, str(path))
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "calib.npz", images=rng.integers(0, 256, (20, 16, 16, 3), dtype=np.uint8))
+    return path, tmp_path / "calib.npz"

@@ -2,11 +2,11 @@
 
 import json
 
-import numpy as np
 import pytest
 
 from edge_inception.exporters.tflite import tflite_ops, verify_tflite
 from edge_inception.targets import get_target
+from tests.conftest import tiny_tf_keras_model
 
 
 def test_main_job_meets_the_foundation_bar(main_job):
@@ -85,34 +85,11 @@ def test_user_keras3_model_with_image_folders(trained_keras_file, image_folders,
     assert row["accuracy"]["agreement"] >= 0.95
 
 
-def _tiny_tf_keras_model():
-    import tf_keras
-
-    inp = tf_keras.Input((16, 16, 3))
-    x = tf_keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
-    a = tf_keras.layers.Conv2D(4, 1)(x)
-    b = tf_keras.layers.Conv2D(4, 3, padding="same")(x)
-    x = tf_keras.layers.Concatenate()([a, b])
-    x = tf_keras.layers.GlobalAveragePooling2D()(x)
-    return tf_keras.Model(inp, tf_keras.layers.Dense(5)(x))
-
-
 @pytest.mark.parametrize("kind", ["h5", "saved_model"])
 def test_tf_keras_h5_and_saved_model_convert(kind, tmp_path, run_cli):
-    # Random weights: this checks loading and conversion, not accuracy.
-    model = _tiny_tf_keras_model()
-    if kind == "h5":
-        path = tmp_path / "tiny.h5"
-        model.save(path)
-    else:
-        import tensorflow as tf
-
-        path = tmp_path / "tiny_sm"
-        tf.saved_model.save(model, str(path))
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "calib.npz", images=rng.integers(0, 256, (20, 16, 16, 3), dtype=np.uint8))
-    code, _, err = run_cli("convert", str(path), "--target", "tflite-int8", "--calibration",
-                           str(tmp_path / "calib.npz"), "--out", str(tmp_path / "out"), "--latency-runs", "2")
+    path, calib = tiny_tf_keras_model(tmp_path, kind)
+    code, _, err = run_cli("convert", str(path), "--target", "tflite-int8", "--calibration", str(calib),
+                           "--out", str(tmp_path / "out"), "--latency-runs", "2")
     assert code == 0, err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["model"]["kind"] == ("tf_keras" if kind == "h5" else "saved_model")

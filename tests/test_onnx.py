@@ -9,6 +9,7 @@ from edge_inception.errors import InputError
 from edge_inception.exporters.onnx import verify_onnx
 from edge_inception.quantizers.ort_ptq import choose_ort_types
 from edge_inception.targets import get_target
+from tests.conftest import tiny_tf_keras_model
 
 AVX2_ZEN1 = {"sse4_2": True, "avx2": True, "fma": True, "avx512f": False, "avx512_vnni": False,
              "avx_vnni": False, "amx": False, "neon": False, "dotprod": False, "vnni": False}
@@ -98,26 +99,8 @@ def test_choose_ort_types_keeps_what_the_profile_sets():
 
 @pytest.mark.parametrize("kind", ["h5", "saved_model"])
 def test_tf_keras_model_converts_to_onnx_int8(kind, tmp_path, run_cli):
-    # Random weights: this checks loading and conversion, not accuracy.
-    import tf_keras
-
-    inp = tf_keras.Input((16, 16, 3))
-    x = tf_keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
-    a = tf_keras.layers.Conv2D(4, 1)(x)
-    b = tf_keras.layers.Conv2D(4, 3, padding="same")(x)
-    x = tf_keras.layers.GlobalAveragePooling2D()(tf_keras.layers.Concatenate()([a, b]))
-    model = tf_keras.Model(inp, tf_keras.layers.Dense(5)(x))
-    if kind == "h5":
-        path = tmp_path / "tiny.h5"
-        model.save(path)
-    else:
-        import tensorflow as tf
-
-        path = tmp_path / "tiny_sm"
-        tf.saved_model.save(model, str(path))
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "calib.npz", images=rng.integers(0, 256, (20, 16, 16, 3), dtype=np.uint8))
-    code, _, err = run_cli("convert", str(path), "--target", "onnx-int8", "--calibration", str(tmp_path / "calib.npz"),
+    path, calib = tiny_tf_keras_model(tmp_path, kind)
+    code, _, err = run_cli("convert", str(path), "--target", "onnx-int8", "--calibration", str(calib),
                            "--out", str(tmp_path / "out"), "--latency-runs", "2")
     assert code == 0, err
     report = json.loads((tmp_path / "out" / "report.json").read_text())

@@ -14,6 +14,7 @@ from edge_inception.exporters.openvino import verify_openvino  # noqa: E402
 from edge_inception.quantizers.nncf_ptq import choose_overflow_fix  # noqa: E402
 from edge_inception.runtimes import get_runtime  # noqa: E402
 from edge_inception.targets import get_target  # noqa: E402
+from tests.conftest import tiny_tf_keras_model  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -125,35 +126,11 @@ def test_explicit_overflow_fix_is_kept(setting):
         assert choose_overflow_fix(setting, {"vnni": vnni}) == (setting, "set in the target profile")
 
 
-def _tiny_tf_keras_model():
-    import tf_keras
-
-    inp = tf_keras.Input((16, 16, 3))
-    x = tf_keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
-    a = tf_keras.layers.Conv2D(4, 1, activation="relu")(x)
-    b = tf_keras.layers.MaxPooling2D(3, strides=1, padding="same")(x)
-    b = tf_keras.layers.Conv2D(4, 1, activation="relu")(b)
-    x = tf_keras.layers.Concatenate()([a, b])
-    x = tf_keras.layers.GlobalAveragePooling2D()(x)
-    return tf_keras.Model(inp, tf_keras.layers.Dense(5)(x))
-
-
 @pytest.mark.parametrize("kind", ["h5", "saved_model"])
 def test_tf_keras_model_converts_to_int8(kind, tmp_path, run_cli):
-    # Random weights: this checks loading, conversion and verification, not accuracy.
-    model = _tiny_tf_keras_model()
-    if kind == "h5":
-        path = tmp_path / "tiny.h5"
-        model.save(path)
-    else:
-        import tensorflow as tf
-
-        path = tmp_path / "tiny_sm"
-        tf.saved_model.save(model, str(path))
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "calib.npz", images=rng.integers(0, 256, (20, 16, 16, 3), dtype=np.uint8))
-    code, _, err = run_cli("convert", str(path), "--target", "openvino-int8", "--calibration",
-                           str(tmp_path / "calib.npz"), "--out", str(tmp_path / "out"), "--latency-runs", "2")
+    path, calib = tiny_tf_keras_model(tmp_path, kind)
+    code, _, err = run_cli("convert", str(path), "--target", "openvino-int8", "--calibration", str(calib),
+                           "--out", str(tmp_path / "out"), "--latency-runs", "2")
     assert code == 0, err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["model"]["kind"] == ("tf_keras" if kind == "h5" else "saved_model")
