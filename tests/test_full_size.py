@@ -65,7 +65,7 @@ def test_torch_inception_v3_to_every_int8_target(tmp_path, run_cli):
 
     code, _, err = run_cli("convert", "edge_inception.models.zoo.inception_v3:build_torch", "--weights",
                            str(tmp_path / "v3.pt"), "--input-shape", "3,299,299", "--preprocessing", "inception",
-                           "--calibration", "sample", "--target", "onnx-int8,openvino-int8", *ARGS,
+                           "--calibration", "sample", "--target", "tflite-int8,onnx-int8,openvino-int8", *ARGS,
                            "--out", str(tmp_path / "out"))
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["model"]["kind"] == "torch" and report["model"]["layout"] == "NCHW"

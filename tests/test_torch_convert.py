@@ -11,9 +11,9 @@ from edge_inception.exporters._torch import torch_to_onnx
 from edge_inception.models.spec import ModelSpec
 
 
-def test_torch_twin_to_onnx_and_openvino_int8(tmp_path, run_cli):
+def test_torch_twin_to_every_int8_target(tmp_path, run_cli):
     code, _, err = run_cli("convert", "inception-mini", "--framework", "torch", "--target",
-                           "onnx-int8,openvino-int8", "--out", str(tmp_path), "--latency-runs", "5")
+                           "tflite-int8,onnx-int8,openvino-int8", "--out", str(tmp_path), "--latency-runs", "5")
     assert code == 0, err
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["model"]["kind"] == "torch" and report["model"]["layout"] == "NCHW"
@@ -22,19 +22,33 @@ def test_torch_twin_to_onnx_and_openvino_int8(tmp_path, run_cli):
         acc = row["accuracy"]
         assert acc["float_top1"] > 0.88  # trained weights, real images
         assert abs(acc["delta_points"]) <= 1.0 and acc["agreement"] >= 0.97
-        assert row["reference"]["target"] in ("onnx-fp32", "openvino-fp32")
+        assert row["reference"]["target"] in ("tflite-fp32", "onnx-fp32", "openvino-fp32")
+        assert row["verification"]["ok"]  # tflite-int8: every operator integer
     onnx_row = next(r for r in report["targets"] if r["target"] == "onnx-int8")
     expected = "int8" if report["host"]["isa"]["vnni"] else "uint8"
     assert onnx_row["conversion"]["activations"] == expected and onnx_row["conversion"]["isa_reason"]
 
 
-def test_torch_to_tflite_fails_that_target_only(tmp_path, run_cli):
+def test_torch_float_targets_match_the_module(tmp_path, run_cli):
+    code, _, err = run_cli("convert", "inception-mini", "--framework", "torch", "--target",
+                           "tflite-fp32,onnx-fp32", "--out", str(tmp_path), "--latency-runs", "2")
+    assert code == 0, err
+    for row in json.loads((tmp_path / "report.json").read_text())["targets"]:
+        assert row["reference"]["target"] == "source (torch)"
+        assert row["accuracy"]["agreement"] >= 0.999 and row["accuracy"]["sqnr_db"] > 60, row
+
+
+def test_without_litert_torch_only_tflite_fails(tmp_path, run_cli, monkeypatch):
+    from edge_inception.exporters import _litert_torch
+
+    monkeypatch.setattr(_litert_torch, "VENV", tmp_path / "no-venv")
     code, _, _ = run_cli("convert", "inception-mini", "--framework", "torch", "--target", "tflite-fp32,onnx-fp32",
-                         "--out", str(tmp_path), "--latency-runs", "2")
+                         "--out", str(tmp_path / "out"), "--latency-runs", "2")
     assert code == 1
-    rows = {r["target"]: r for r in json.loads((tmp_path / "report.json").read_text())["targets"]}
-    assert rows["tflite-fp32"]["status"] == "failed" and "PyTorch -> TFLite" in rows["tflite-fp32"]["message"]
-    assert rows["onnx-fp32"]["status"] == "ok" and rows["onnx-fp32"]["accuracy"]["agreement"] >= 0.999
+    rows = {r["target"]: r for r in json.loads((tmp_path / "out" / "report.json").read_text())["targets"]}
+    assert rows["tflite-fp32"]["status"] == "failed"
+    assert "edge-inception setup litert-torch" in rows["tflite-fp32"]["message"]
+    assert rows["onnx-fp32"]["status"] == "ok"
 
 
 class _Odd(nn.Module):

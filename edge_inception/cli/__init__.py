@@ -7,7 +7,7 @@ import sys
 import click
 
 from edge_inception import __version__
-from edge_inception.cli import convert, models, targets
+from edge_inception.cli import convert, models, setup, targets
 from edge_inception.errors import EdgeInceptionError
 
 
@@ -17,7 +17,7 @@ def cli() -> None:
     """Quantize Inception-family CNNs to int8, export, verify and benchmark them."""
 
 
-for module in (convert, targets, models):
+for module in (convert, targets, models, setup):
     cli.add_command(module.command)
 
 

@@ -31,11 +31,6 @@ def make_converter(lm: LoadedModel) -> Iterator:
 
     tf = import_tensorflow()
 
-    if lm.kind == "torch":
-        from edge_inception.errors import TargetFailed
-
-        raise TargetFailed("PyTorch -> TFLite is not supported yet; use onnx-* or openvino-* targets for "
-                           "PyTorch models")
     with quiet_native():
         if lm.kind == "saved_model":
             converter = tf.lite.TFLiteConverter.from_saved_model(str(lm.model))
@@ -64,6 +59,13 @@ def export_tflite(lm: LoadedModel, dest: Path, *, target) -> dict:
     tf = import_tensorflow()
 
     precision = target.precision
+    if lm.kind == "torch":
+        from edge_inception.errors import TargetFailed
+        from edge_inception.exporters._litert_torch import torch_to_tflite
+
+        if precision != "float32":
+            raise TargetFailed(f"PyTorch -> TFLite {precision} is not supported; use tflite-fp32 or tflite-int8")
+        return {**torch_to_tflite(lm.model, lm.spec, dest), "precision": precision}
     with make_converter(lm) as converter:
         if precision == "float16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -21,6 +21,11 @@ def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: Calibra
     tf = import_tensorflow()
 
     q = target.quantizer
+    if lm.kind == "torch":  # litert-torch's PT2E path; it keeps int8 input and output
+        from edge_inception.exporters._litert_torch import torch_to_tflite
+
+        info = torch_to_tflite(lm.model, lm.spec, dest, calibration=calibration, per_channel=q["per_channel"])
+        return {**info, "activations": "int8", "calibration": calibration.to_dict()}
     with make_converter(lm) as converter:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = calibration.tflite_representative_dataset

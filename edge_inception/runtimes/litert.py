@@ -29,15 +29,20 @@ class LiteRTSession:
         self._inp = self._interp.get_input_details()[0]
         self._out = self._interp.get_output_details()[0]
         self._batch = None
+        # A model exported with a static batch (litert-torch) cannot be resized: run it sample by sample.
+        # (shape_signature holds -1 where a dimension is dynamic.)
+        sig = self._inp.get("shape_signature")
+        self._fixed_batch = int(sig[0]) if sig is not None and len(sig) and sig[0] != -1 else None
         self.path = path
         self.facts = {"engine": "ai-edge-litert", "version": _version("ai-edge-litert"), "threads": threads,
                       "input_dtype": np.dtype(self._inp["dtype"]).name, **host_facts()}
 
     def _ensure_batch(self, n: int) -> None:
         if self._batch != n:
-            shape = list(self._inp["shape"])
-            shape[0] = n
-            self._interp.resize_tensor_input(self._inp["index"], shape)
+            if self._fixed_batch is None:
+                shape = list(self._inp["shape"])
+                shape[0] = n
+                self._interp.resize_tensor_input(self._inp["index"], shape)
             with quiet_native():  # XNNPACK announces itself on the first allocation
                 self._interp.allocate_tensors()
             self._inp = self._interp.get_input_details()[0]
@@ -45,6 +50,9 @@ class LiteRTSession:
             self._batch = n
 
     def run(self, batch: np.ndarray) -> np.ndarray:
+        if self._fixed_batch is not None and len(batch) != self._fixed_batch:
+            step = self._fixed_batch
+            return np.concatenate([self.run(batch[i : i + step]) for i in range(0, len(batch), step)])
         self._ensure_batch(len(batch))
         x = batch
         dtype = np.dtype(self._inp["dtype"])
