@@ -48,14 +48,13 @@ def convert(
     lm = load_model(model, framework=framework, preprocessing=preprocessing, weights=weights, input_shape=input_shape)
     out = Path(out)
     stem = lm.spec.name
-    from edge_inception.exporters import SUFFIX
+    from edge_inception.exporters import SUFFIX, artifact_files
 
     refs = {t.float_reference for t in resolved if t.float_reference}
     planned = {name: out / f"{stem}.{name}{SUFFIX[get_target(name).format]}" for name in refs}
     planned |= {t.name: out / f"{stem}.{t.name}{SUFFIX[t.format]}" for t in resolved}
     report_path = out / "report.json"
-    existing = [p for p in [*planned.values(), *(p.with_suffix(".bin") for p in planned.values()
-                                                   if p.suffix == ".xml"), report_path] if p.exists()]
+    existing = [f for p in [*planned.values(), report_path] for f in artifact_files(p) if f.exists()]
     if existing and not force:
         raise InputError(existing[0], "already exists", fix="pass --force to overwrite, or choose another --out")
     if out.exists() and not out.is_dir():

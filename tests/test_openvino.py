@@ -6,15 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("openvino")
-pytest.importorskip("nncf")
-
-from edge_inception.errors import InputError  # noqa: E402
-from edge_inception.exporters.openvino import verify_openvino  # noqa: E402
-from edge_inception.quantizers.nncf_ptq import choose_overflow_fix  # noqa: E402
-from edge_inception.runtimes import get_runtime  # noqa: E402
-from edge_inception.targets import get_target  # noqa: E402
-from tests.conftest import tiny_tf_keras_model  # noqa: E402
+from edge_inception.errors import InputError
+from edge_inception.exporters.openvino import verify_openvino
+from edge_inception.quantizers.nncf_ptq import choose_overflow_fix
+from edge_inception.runtimes import get_runtime
+from edge_inception.targets import get_target
+from tests.conftest import tiny_tf_keras_model
 
 
 @pytest.fixture(scope="session")
