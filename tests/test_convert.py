@@ -110,3 +110,12 @@ def test_shipped_model_on_full_test_split(tmp_path, run_cli):
     assert acc["float_top1"] >= 0.90
     assert acc["delta_points"] >= -0.5
     assert acc["agreement"] >= 0.98
+
+
+def test_tflite_fp16_halves_the_file_and_keeps_the_answers(tmp_path, run_cli):
+    code, _, err = run_cli("convert", "--target", "tflite-fp16", "--out", str(tmp_path), "--latency-runs", "2")
+    assert code == 0, err
+    (row,) = json.loads((tmp_path / "report.json").read_text())["targets"]
+    assert row["reference"]["target"] == "tflite-fp32"
+    assert 1.8 < row["size_ratio"] < 2.2
+    assert row["accuracy"]["agreement"] >= 0.995 and row["accuracy"]["sqnr_db"] > 40
