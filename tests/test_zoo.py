@@ -53,3 +53,9 @@ def test_shipped_torch_weights_load_safely_and_match_keras(sample_arrays):
     with torch.no_grad():
         t = torch_model(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
     np.testing.assert_allclose(t, np.asarray(keras_model(x, training=False)), atol=1e-3)
+
+
+def test_torch_zoo_models_are_built_for_deployment():
+    """Without shipped weights too: a torch model left in training mode exports dropout as random ops."""
+    assert not create_model("inception-mini", framework="torch", pretrained=False).training
+    assert not create_model("inception-v3", framework="torch", pretrained=False).training

@@ -13,6 +13,7 @@ its own typing_extensions, and the conversion runs there as a subprocess on an E
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -78,8 +79,11 @@ def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": _package_root()}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
-            lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
-            raise TargetFailed(f"litert-torch conversion failed: {lines[-1][:300] if lines else proc.returncode}")
+            lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+            # The exception line, not torch's trailing hints ("Use tlparse to see full graph").
+            errors = [ln for ln in lines if re.match(r"^[\w.]*(Error|Exception)\b.*:", ln)]
+            why = (errors or lines or [f"exit code {proc.returncode}"])[-1]
+            raise TargetFailed(f"litert-torch conversion failed: {why[:300]}")
         with atomic_path(dest) as out:
             out.write_bytes((tmp / "model.tflite").read_bytes())
     return {"converter": f"litert-torch {LITERT_TORCH_VERSION} (own venv {VENV})",

@@ -78,6 +78,8 @@ def create_model(name: str, *, framework: str = "keras", pretrained: bool = True
     """Build a zoo model; with ``pretrained`` load its shipped weights (an error if none ship)."""
     entry = get_entry(name, framework)
     model = entry.builder()
+    if framework == "torch":
+        model.eval()  # deployment mode with or without trained weights: no dropout, BN statistics frozen
     if pretrained:
         if entry.weights_path is None or not entry.weights_path.is_file():
             raise UsageError(f"zoo model '{name}' ({framework}) ships no trained weights",
