@@ -34,7 +34,10 @@ def main() -> None:
                          calibration_samples=a.calibration_samples, latency_runs=a.latency_runs)
         wall = time.perf_counter() - t0
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"{a.model} ({a.framework}) -> {a.targets}: {wall:.0f} s wall, peak RSS {peak_gib:.2f} GiB, "
+    # Subprocesses (the litert-torch converter runs in its own venv) are not in RUSAGE_SELF.
+    child_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    print(f"{a.model} ({a.framework}) -> {a.targets}: {wall:.0f} s wall, peak RSS {peak_gib:.2f} GiB "
+          f"(largest subprocess {child_gib:.2f} GiB), "
           f"{a.threads} threads, host {report['host']['cpu']} (VNNI: {report['host']['isa']['vnni']})")
     print(f"{'target':16} {'status':7} {'size MB':>8} {'x smaller':>9} {'float p50 ms':>12} {'int8 p50 ms':>11} "
           f"{'ratio':>6}")
