@@ -31,11 +31,15 @@ def test_torch_twin_to_every_int8_target(tmp_path, run_cli):
 
 def test_torch_float_targets_match_the_module(tmp_path, run_cli):
     code, _, err = run_cli("convert", "inception-mini", "--framework", "torch", "--target",
-                           "tflite-fp32,onnx-fp32", "--out", str(tmp_path), "--latency-runs", "2")
+                           "tflite-fp32,tflite-fp16,onnx-fp32", "--out", str(tmp_path), "--latency-runs", "2")
     assert code == 0, err
-    for row in json.loads((tmp_path / "report.json").read_text())["targets"]:
-        assert row["reference"]["target"] == "source (torch)"
-        assert row["accuracy"]["agreement"] >= 0.999 and row["accuracy"]["sqnr_db"] > 60, row
+    rows = {r["target"]: r for r in json.loads((tmp_path / "report.json").read_text())["targets"]}
+    for name in ("tflite-fp32", "onnx-fp32"):
+        assert rows[name]["reference"]["target"] == "source (torch)"
+        assert rows[name]["accuracy"]["agreement"] >= 0.999 and rows[name]["accuracy"]["sqnr_db"] > 60, rows[name]
+    fp16 = rows["tflite-fp16"]
+    assert fp16["reference"]["target"] == "tflite-fp32" and 1.7 < fp16["size_ratio"] < 2.2
+    assert fp16["accuracy"]["agreement"] >= 0.995 and fp16["accuracy"]["sqnr_db"] > 40
 
 
 def test_without_litert_torch_only_tflite_fails(tmp_path, run_cli, monkeypatch):

@@ -55,8 +55,10 @@ def setup() -> Path:
     return VENV
 
 
-def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per_channel: bool = True) -> dict:
-    """Convert in the litert-torch venv; ``calibration`` (a CalibrationSet) makes it full-integer int8."""
+def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per_channel: bool = True,
+                    float16: bool = False) -> dict:
+    """Convert in the litert-torch venv; ``calibration`` (a CalibrationSet) makes it full-integer int8,
+    ``float16`` stores float16 weights (ai-edge-quantizer's float casting)."""
     import numpy as np
     import torch
 
@@ -76,6 +78,8 @@ def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per
         if calibration is not None:
             np.save(tmp / "calibration.npy", np.concatenate(list(calibration.float_batches())))
             cmd += ["--calibration", str(tmp / "calibration.npy")] + ([] if per_channel else ["--per-tensor"])
+        elif float16:
+            cmd.append("--float16")
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": _package_root()}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
@@ -86,7 +90,8 @@ def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per
             raise TargetFailed(f"litert-torch conversion failed: {why[:300]}")
         with atomic_path(dest) as out:
             out.write_bytes((tmp / "model.tflite").read_bytes())
-    return {"converter": f"litert-torch {LITERT_TORCH_VERSION} (own venv {VENV})",
+    return {"converter": f"litert-torch {LITERT_TORCH_VERSION} (own venv {VENV})"
+            + (", float16 weights by ai-edge-quantizer float casting" if float16 else ""),
             **({"quantizer": "PT2E (litert-torch PT2EQuantizer, symmetric, "
                              f"{'per-channel' if per_channel else 'per-tensor'} weights)",
                 "io_dtype": "int8"} if calibration is not None else {})}

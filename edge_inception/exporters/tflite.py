@@ -60,12 +60,9 @@ def export_tflite(lm: LoadedModel, dest: Path, *, target) -> dict:
 
     precision = target.precision
     if lm.kind == "torch":
-        from edge_inception.errors import TargetFailed
         from edge_inception.exporters._litert_torch import torch_to_tflite
 
-        if precision != "float32":
-            raise TargetFailed(f"PyTorch -> TFLite {precision} is not supported; use tflite-fp32 or tflite-int8")
-        return {**torch_to_tflite(lm.model, lm.spec, dest), "precision": precision}
+        return {**torch_to_tflite(lm.model, lm.spec, dest, float16=precision == "float16"), "precision": precision}
     with make_converter(lm) as converter:
         if precision == "float16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
