@@ -95,6 +95,8 @@ class _Context:
         self.threads, self.latency_runs = threads, latency_runs
         self.calib, self.eval_src = calib, eval_src
         self._references: dict[str, dict] = {}
+        self._reference_outputs: dict[str, tuple] = {}  # reference name -> (logits, labels) on eval data
+        self._source_session = None
 
     def _build(self, target) -> dict:
         from edge_inception.exporters import get_exporter, get_verifier
@@ -122,7 +124,6 @@ class _Context:
         return self._references[name]
 
     def run_target(self, target) -> dict:
-        from edge_inception.evaluation.accuracy import accuracy_summary, predict
         from edge_inception.evaluation.latency import paired_latency
         from edge_inception.exporters import artifact_size
         from edge_inception.models.reference import source_session
@@ -147,13 +148,13 @@ class _Context:
                                     "size_bytes": artifact_size(ref_path)}
                 row["size_ratio"] = row["reference"]["size_bytes"] / row["size_bytes"]
             else:
-                ref_session = source_session(self.lm)
+                if self._source_session is None:
+                    self._source_session = source_session(self.lm)
+                ref_session = self._source_session
                 row["reference"] = {"target": f"source ({self.lm.kind})", "artifact": self.lm.source}
             row["engine"] = session.facts
             if self.eval_src is not None:
-                logits, labels = predict({"ref": ref_session, "cand": session}, self.eval_src, self.lm.spec,
-                                         description=f"{target.name}: evaluating")
-                row["accuracy"] = accuracy_summary(logits["ref"], logits["cand"], labels)
+                row["accuracy"] = self._accuracy(target, row["reference"]["target"], ref_session, session)
             x = self._latency_input()
             row["latency"] = {"threads": self.threads,
                               **paired_latency(ref_session, session, x, runs=self.latency_runs)}
@@ -161,6 +162,17 @@ class _Context:
         except TargetFailed as e:
             row.update(status="failed", message=e.message)
         return row
+
+    def _accuracy(self, target, ref_name: str, ref_session, session) -> dict:
+        """Evaluate the candidate; a reference shared by several targets is evaluated only once."""
+        from edge_inception.evaluation.accuracy import accuracy_summary, predict
+
+        sessions = {"cand": session} if ref_name in self._reference_outputs else {"ref": ref_session, "cand": session}
+        logits, labels = predict(sessions, self.eval_src, self.lm.spec, description=f"{target.name}: evaluating")
+        if "ref" in logits:
+            self._reference_outputs[ref_name] = (logits["ref"], labels)
+        ref_logits, labels = self._reference_outputs[ref_name]
+        return accuracy_summary(ref_logits, logits["cand"], labels)
 
     def _latency_input(self):
         src = self.eval_src or (self.calib.source if self.calib else None)

@@ -135,14 +135,6 @@ def export_onnx(lm: LoadedModel, dest: Path, *, target) -> dict:
     return {"converter": converter, "precision": precision, "opset": opset}
 
 
-def read_spec(proto) -> dict | None:
-    """The ModelSpec dict an exported artifact carries, or None for an ONNX file made elsewhere."""
-    for p in proto.metadata_props:
-        if p.key == SPEC_KEY:
-            return json.loads(p.value)
-    return None
-
-
 @register_verifier("onnx")
 def verify_onnx(path: Path, target) -> list[str]:
     """Rules of the profile that the artifact breaks, one message per violation (empty when it passes).

@@ -81,20 +81,3 @@ class ModelSpec:
         d = asdict(self)
         d["input_shape"] = list(self.input_shape)
         return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelSpec:
-        p = d.get("preprocessing", {})
-        return cls(
-            name=d["name"],
-            framework=d["framework"],
-            input_shape=tuple(d["input_shape"]),
-            layout=d.get("layout", "NHWC"),
-            preprocessing=Preprocessing(
-                scale=p.get("scale", 1 / 255),
-                mean=tuple(p.get("mean", (0.0,))),
-                std=tuple(p.get("std", (1.0,))),
-                resize=p.get("resize", "bilinear"),
-            ),
-            labels=tuple(d.get("labels", ())),
-        )
