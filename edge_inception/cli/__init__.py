@@ -7,7 +7,6 @@ import sys
 import click
 
 from edge_inception import __version__
-from edge_inception.cli import convert, models, setup, targets
 from edge_inception.errors import EdgeInceptionError
 
 
@@ -17,8 +16,18 @@ def cli() -> None:
     """Quantize Inception-family CNNs to int8, export, verify and benchmark them."""
 
 
-for module in (convert, targets, models, setup):
-    cli.add_command(module.command)
+def _wire() -> None:
+    # Every non-underscore module of this package is a command exposing ``command``: a new command is a
+    # new file, never an edit here.
+    import importlib
+    import pkgutil
+
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            cli.add_command(importlib.import_module(f"{__name__}.{info.name}").command)
+
+
+_wire()
 
 
 def main(argv: list[str] | None = None) -> int:
