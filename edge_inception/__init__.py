@@ -17,6 +17,9 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "convert": ("edge_inception.api", "convert"),
+    "evaluate": ("edge_inception.measure", "evaluate"),
+    "benchmark": ("edge_inception.measure", "benchmark"),
+    "open_artifact": ("edge_inception.artifacts", "open_artifact"),
     "load_model": ("edge_inception.models.loader", "load_model"),
     "list_targets": ("edge_inception.targets", "list_targets"),
     "get_target": ("edge_inception.targets", "get_target"),

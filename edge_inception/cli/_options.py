@@ -12,3 +12,8 @@ force = click.option("--force", is_flag=True, help="Overwrite existing artifacts
 framework = click.option("--framework", type=click.Choice(["keras", "torch"]), default="keras", show_default=True,
                          help="Which twin of a zoo model to use.")
 json_out = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+preprocessing = click.option("--preprocessing", type=click.Choice(["unit", "inception", "imagenet", "raw"]),
+                             help="Pixel scaling the model expects: unit [0,1], inception [-1,1], imagenet mean/std, "
+                             "raw 0-255. Artifacts made by edge-inception carry theirs; this overrides it.")
+runtime = click.option("--runtime", type=click.Choice(["litert", "onnxruntime", "openvino", "keras", "torch"]),
+                       help="Insist on one runtime (default: chosen from the file).")

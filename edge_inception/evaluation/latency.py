@@ -1,39 +1,141 @@
-"""Latency of a candidate against its float reference, measured interleaved (A B A B ...) in one run
-so that drift of a shared machine hits both alike. ``ratio`` is the ratio of the two medians (what
-the table shows beside them); ``paired_ratio`` is the median of per-pair ratios, kept for analysis.
+"""Latency: one artifact alone, or a candidate against its float reference interleaved (A B A B ...) so
+that drift of a shared machine hits both alike.
 
-    lat = paired_latency(float_session, int8_session, x, runs=50, warmup=5)
-    lat["p50_ms"], lat["reference_p50_ms"], lat["ratio"]
+    lat = paired_latency(float_session, int8_session, x, runs=50)          # fixed count (convert)
+    lat = paired_latency(float_session, int8_session, x, rule=StopRule())  # adaptive (bench)
+    lat["ratio"], lat["ratio_ci95"], lat["candidate"]["p99_ms"]
+    one = time_session(session, x, rule=StopRule(min_time_s=10))
+
+Stopping rule (``StopRule``): after ``min_runs`` timed runs (and ``min_time_s``), stop as soon as the
+95% interval of the median — of the latency alone, or of the per-pair ratio when two artifacts are
+compared — is within ±``precision`` (default 1%) of the median; otherwise stop at ``max_runs`` or
+``max_time_s``. The interval is distribution-free (order statistics), since latency has a long right
+tail. ``runs=N`` instead times exactly N runs. The reason a run stopped is kept in the result.
+
+``ratio`` is the median of the per-pair ratios (candidate / reference of the same pair), with its 95%
+interval ``ratio_ci95``: each pair ran back to back, so a slow spell of the machine hits both. The ratio
+of the two medians is kept as ``ratio_of_medians``; on a bimodal, noisy run the two can differ.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
+from edge_inception.evaluation.stats import median_ci
 
-def paired_latency(reference, candidate, x: np.ndarray, *, runs: int = 50, warmup: int = 5) -> dict:
+
+@dataclass(frozen=True)
+class StopRule:
+    precision: float = 0.01  # half-width of the median's 95% interval, relative to the median
+    min_runs: int = 20
+    max_runs: int = 1000
+    min_time_s: float = 0.0
+    max_time_s: float = 60.0
+    check_every: int = 10
+
+    def describe(self) -> str:
+        return (f"stop when the 95% interval of the median is within ±{self.precision:.1%} of it (checked every "
+                f"{self.check_every} runs after {self.min_runs} runs and {self.min_time_s:g} s), "
+                f"else at {self.max_runs} runs or {self.max_time_s:g} s")
+
+    def verdict(self, values: list[float], elapsed: float) -> str | None:
+        n = len(values)
+        if n >= self.max_runs:
+            return f"run limit ({self.max_runs} runs)"
+        if elapsed >= self.max_time_s and n >= 2:
+            return f"time limit ({self.max_time_s:g} s)"
+        if n < self.min_runs or elapsed < self.min_time_s or n % self.check_every:
+            return None
+        med = float(np.median(values))
+        lo, hi = median_ci(values)
+        if med > 0 and max(med - lo, hi - med) <= self.precision * med:
+            return f"median's 95% interval within ±{self.precision:.1%} after {n} runs"
+        return None
+
+
+def summarize(seconds, *, batch: int = 1) -> dict:
+    """Per-inference statistics in ms from per-call times in seconds (a call runs ``batch`` images)."""
+    t = np.asarray(seconds, float) * 1e3
+    p50 = float(np.median(t))
+    return {"runs": int(len(t)), "p50_ms": p50, "p90_ms": float(np.percentile(t, 90)),
+            "p99_ms": float(np.percentile(t, 99)), "mean_ms": float(t.mean()),
+            "std_ms": float(t.std(ddof=1)) if len(t) > 1 else 0.0, "min_ms": float(t.min()),
+            "p50_ci95": median_ci(t), "throughput_ips": batch * 1e3 / p50 if p50 else None,
+            "samples_ms": [round(float(v), 4) for v in t]}
+
+
+def time_session(session, x: np.ndarray, *, runs: int | None = None, rule: StopRule | None = None,
+                 warmup: int = 5) -> dict:
+    """Time one session: warm-up, then ``runs`` timed calls or until ``rule`` says stop."""
+    rule = rule or StopRule()
     for _ in range(warmup):
-        reference.run(x)
-        candidate.run(x)
-    ref_t, cand_t = np.empty(runs), np.empty(runs)
-    for i in range(runs):
-        # Alternate which goes first so neither always runs on a cache the other warmed.
-        first, second = (reference, candidate) if i % 2 == 0 else (candidate, reference)
+        session.run(x)
+    times: list[float] = []
+    start = time.perf_counter()
+    reason = None
+    while reason is None:
         t0 = time.perf_counter()
-        first.run(x)
+        session.run(x)
+        times.append(time.perf_counter() - t0)
+        if runs is not None:
+            reason = f"fixed count ({runs} runs)" if len(times) >= runs else None
+        else:
+            reason = rule.verdict(times, time.perf_counter() - start)
+    return {**summarize(times, batch=len(x)), "batch": int(len(x)), "stop_reason": reason,
+            "stop_rule": None if runs is not None else rule.describe()}
+
+
+def paired_latency(reference, candidate, x: np.ndarray, *, runs: int | None = 50, rule: StopRule | None = None,
+                   warmup: int = 5, x_reference: np.ndarray | None = None) -> dict:
+    """Interleave reference and candidate; with ``runs=None`` the ``rule`` decides when to stop, on the
+    interval of the median per-pair ratio. ``x_reference``: the same images in the reference's own
+    layout, when it differs from the candidate's."""
+    rule = rule or StopRule()
+    xr = x if x_reference is None else x_reference
+    for _ in range(warmup):
+        reference.run(xr)
+        candidate.run(x)
+    ref_t: list[float] = []
+    cand_t: list[float] = []
+    ratios: list[float] = []
+    start = time.perf_counter()
+    reason = None
+    i = 0
+    while reason is None:
+        # Alternate which goes first so neither always runs on a cache the other warmed.
+        pair = ((reference, xr), (candidate, x))
+        (first, x1), (second, x2) = pair if i % 2 == 0 else pair[::-1]
+        t0 = time.perf_counter()
+        first.run(x1)
         t1 = time.perf_counter()
-        second.run(x)
+        second.run(x2)
         t2 = time.perf_counter()
         a, b = (t1 - t0, t2 - t1) if i % 2 == 0 else (t2 - t1, t1 - t0)
-        ref_t[i], cand_t[i] = a, b
+        ref_t.append(a)
+        cand_t.append(b)
+        ratios.append(b / a)
+        i += 1
+        if runs is not None:
+            reason = f"fixed count ({runs} pairs)" if i >= runs else None
+        else:
+            reason = rule.verdict(ratios, time.perf_counter() - start)
+    ref_s, cand_s = summarize(ref_t, batch=len(x)), summarize(cand_t, batch=len(x))
     return {
-        "runs": runs,
+        "runs": i,
         "batch": int(len(x)),
-        "reference_p50_ms": float(np.median(ref_t) * 1e3),
-        "p50_ms": float(np.median(cand_t) * 1e3),
-        "p90_ms": float(np.percentile(cand_t, 90) * 1e3),
-        "ratio": float(np.median(cand_t) / np.median(ref_t)),
-        "paired_ratio": float(np.median(cand_t / ref_t)),
+        "reference": ref_s,
+        "candidate": cand_s,
+        "reference_p50_ms": ref_s["p50_ms"],
+        "p50_ms": cand_s["p50_ms"],
+        "p90_ms": cand_s["p90_ms"],
+        "ratio": float(np.median(ratios)),
+        "ratio_ci95": median_ci(ratios),
+        "paired_ratio": float(np.median(ratios)),  # = ratio; kept for schema-1.0 readers
+        "ratio_of_medians": cand_s["p50_ms"] / ref_s["p50_ms"],
+        "throughput_ips": cand_s["throughput_ips"],
+        "stop_reason": reason,
+        "stop_rule": None if runs is not None else rule.describe(),
     }

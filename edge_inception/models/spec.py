@@ -81,3 +81,14 @@ class ModelSpec:
         d = asdict(self)
         d["input_shape"] = list(self.input_shape)
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        """The inverse of ``to_dict`` (what artifacts carry in their metadata)."""
+        pre = d.get("preprocessing") or {}
+        return cls(name=str(d["name"]), framework=str(d["framework"]),
+                   input_shape=tuple(int(v) for v in d["input_shape"]), layout=str(d.get("layout", "NHWC")),
+                   preprocessing=Preprocessing(scale=float(pre.get("scale", 1 / 255)),
+                                               mean=tuple(pre.get("mean", (0.0,))), std=tuple(pre.get("std", (1.0,))),
+                                               resize=str(pre.get("resize", "bilinear"))),
+                   labels=tuple(d.get("labels") or ()))

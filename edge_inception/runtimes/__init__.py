@@ -5,30 +5,65 @@
     logits = session.run(batch)          # float32 in the model's layout (ModelSpec.model_input), float32 out;
                                          # quantized I/O is handled inside
     session.facts                        # {'engine': 'ai-edge-litert', 'version': '2.3.0', ...}
+    rt.accepts(path), rt.read_spec(path) # which files it runs; the ModelSpec a file carries (or None)
+
+Every runtime passes the same contract tests (tests/test_runtimes.py), written once.
 
 Runtimes register where they are defined; engines are imported only when a model is loaded.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from edge_inception._registry import import_submodules
 from edge_inception.errors import UsageError
 
+if TYPE_CHECKING:
+    from edge_inception.models.spec import ModelSpec
+
 
 class Session(Protocol):
     facts: dict
+    input_shape: tuple  # the artifact's own input shape and layout; None where a dimension is dynamic
 
     def run(self, batch: np.ndarray) -> np.ndarray: ...
 
 
 class Runtime(Protocol):
     name: str
+    suffixes: tuple[str, ...]  # the files it runs ("/" for a folder such as a SavedModel)
 
     def load(self, path, *, threads: int) -> Session: ...
+
+    def accepts(self, path: Path) -> bool: ...
+
+    def read_spec(self, path: Path) -> ModelSpec | None: ...
+
+    def infer_spec(self, path: Path) -> ModelSpec: ...
+
+
+class RuntimeBase:
+    """Defaults: a runtime accepts files by suffix; an artifact without metadata gets its spec from the
+    input shape the runtime reports (preprocessing unknown: 'unit' until the user says otherwise)."""
+
+    name = ""
+    suffixes: tuple[str, ...] = ()
+
+    def accepts(self, path: Path) -> bool:
+        return Path(path).is_file() and Path(path).suffix in self.suffixes
+
+    def read_spec(self, path: Path):
+        return None
+
+    def infer_spec(self, path: Path):
+        from edge_inception.artifacts import inferred_spec
+
+        session = self.load(path, threads=1)
+        return inferred_spec(Path(path), session.input_shape, self.name)
 
 
 _RUNTIMES: dict[str, Runtime] = {}
@@ -47,3 +82,8 @@ def get_runtime(name: str) -> Runtime:
     if name not in _RUNTIMES:
         raise UsageError(f"unknown runtime '{name}'", fix=f"known: {', '.join(sorted(_RUNTIMES))}")
     return _RUNTIMES[name]
+
+
+def list_runtimes() -> list[Runtime]:
+    import_submodules(__name__)
+    return [_RUNTIMES[k] for k in sorted(_RUNTIMES)]

@@ -12,7 +12,7 @@ import numpy as np
 
 from edge_inception._native import quiet_native
 from edge_inception.errors import InputError
-from edge_inception.runtimes import register_runtime
+from edge_inception.runtimes import RuntimeBase, register_runtime
 from edge_inception.runtimes.host import host_facts
 
 
@@ -33,6 +33,8 @@ class LiteRTSession:
         # (shape_signature holds -1 where a dimension is dynamic.)
         sig = self._inp.get("shape_signature")
         self._fixed_batch = int(sig[0]) if sig is not None and len(sig) and sig[0] != -1 else None
+        dims = sig if sig is not None and len(sig) else self._inp["shape"]
+        self.input_shape = tuple(None if d == -1 else int(d) for d in dims)
         self.path = path
         self.facts = {"engine": "ai-edge-litert", "version": _version("ai-edge-litert"), "threads": threads,
                       "input_dtype": np.dtype(self._inp["dtype"]).name, **host_facts()}
@@ -79,8 +81,15 @@ def _version(dist: str) -> str:
 
 
 @register_runtime
-class LiteRTRuntime:
+class LiteRTRuntime(RuntimeBase):
     name = "litert"
+    format = "tflite"
+    suffixes = (".tflite",)
+
+    def read_spec(self, path):
+        from edge_inception.artifacts import read_tflite_spec
+
+        return read_tflite_spec(path)
 
     def load(self, path, *, threads: int) -> LiteRTSession:
         return LiteRTSession(Path(path), threads)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_inception.errors import InputError
-from edge_inception.runtimes import register_runtime
+from edge_inception.runtimes import RuntimeBase, register_runtime
 from edge_inception.runtimes.host import host_facts
 
 
@@ -39,6 +39,7 @@ class OnnxRuntimeSession:
         if len(inputs) != 1:
             raise InputError(path, f"has {len(inputs)} inputs; edge-inception runs models with one image input")
         self._input = inputs[0].name
+        self.input_shape = tuple(d if isinstance(d, int) else None for d in inputs[0].shape)
         self.path = path
         self.facts = {"engine": "onnxruntime", "version": ort.__version__, "threads": threads,
                       "providers": self._sess.get_providers(), "input_dtype": _dtype_name(inputs[0].type),
@@ -57,8 +58,23 @@ def _dtype_name(onnx_type: str) -> str:
 
 
 @register_runtime
-class OnnxRuntime:
+class OnnxRuntime(RuntimeBase):
     name = "onnxruntime"
+    format = "onnx"
+    suffixes = (".onnx",)
+
+    def read_spec(self, path):
+        import onnx
+
+        from edge_inception.artifacts import spec_from_json
+        from edge_inception.exporters.onnx import SPEC_KEY
+
+        try:  # the graph only: external weight data is not needed to read metadata
+            proto = onnx.load(str(path), load_external_data=False)
+        except Exception:  # noqa: BLE001 - not a protobuf: the runtime's load names the problem
+            return None
+        text = next((p.value for p in proto.metadata_props if p.key == SPEC_KEY), None)
+        return None if text is None else spec_from_json(text, Path(path))
 
     def load(self, path, *, threads: int) -> OnnxRuntimeSession:
         return OnnxRuntimeSession(Path(path), threads)

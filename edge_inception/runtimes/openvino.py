@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_inception.errors import InputError
-from edge_inception.runtimes import register_runtime
+from edge_inception.runtimes import RuntimeBase, register_runtime
 from edge_inception.runtimes.host import host_facts
 
 DEVICE = "CPU"
@@ -48,6 +48,8 @@ class OpenVINOSession:
         # The H, W, C the IR was built for; OpenVINO would otherwise reinterpret a wrongly shaped batch.
         self._image_shape = tuple(d.get_length() if d.is_static else None
                                   for d in self._compiled.input(0).get_partial_shape()[1:])
+        self.input_shape = tuple(d.get_length() if d.is_static else None
+                                 for d in self._compiled.input(0).get_partial_shape())
         self.path = path
         self.facts = {"engine": "openvino", "version": ov.get_version(), "threads": threads, "device": DEVICE,
                       "device_name": core.get_property(DEVICE, "FULL_DEVICE_NAME"),
@@ -65,8 +67,19 @@ class OpenVINOSession:
 
 
 @register_runtime
-class OpenVINORuntime:
+class OpenVINORuntime(RuntimeBase):
     name = "openvino"
+    format = "openvino"
+    suffixes = (".xml",)
+
+    def read_spec(self, path):
+        from edge_inception.artifacts import spec_from_json
+        from edge_inception.exporters.openvino import read_ir
+
+        model = read_ir(path)
+        if not model.has_rt_info(["edge_inception", "model_spec"]):
+            return None
+        return spec_from_json(model.get_rt_info(["edge_inception", "model_spec"]).astype(str), Path(path))
 
     def load(self, path, *, threads: int) -> OpenVINOSession:
         return OpenVINOSession(Path(path), threads)

@@ -1,0 +1,270 @@
+"""Measure artifacts that already exist: accuracy and fidelity (`evaluate`), latency and memory (`benchmark`).
+
+    from edge_inception import evaluate, benchmark
+    rep = evaluate(["out/m.tflite-int8.tflite"], data="fashion-mnist", reference="out/m.tflite-fp32.tflite")
+    rep["targets"][0]["accuracy"]["delta_ci95"]
+    rep = benchmark(["out/m.onnx-int8.onnx"], reference="out/m.onnx-fp32.onnx", threads=2)
+    rep["targets"][0]["latency"]["ratio_ci95"]
+
+Any file a runtime here runs is accepted (TFLite, ONNX, OpenVINO IR, Keras .keras/.h5/SavedModel,
+PyTorch .pt2/TorchScript); its ModelSpec comes from its metadata, so preprocessing matches `convert`.
+Both write a schema-1.1 report (kind "eval" or "bench") when given ``out``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import resource
+from pathlib import Path
+
+import numpy as np
+
+from edge_inception import __version__
+from edge_inception.errors import InputError, UsageError
+
+
+def _reference(ref: str | Path, *, framework: str, preprocessing: str | None, threads: int):
+    """A reference is an artifact path or a zoo model name; returns (session, spec, description)."""
+    from edge_inception.artifacts import open_artifact
+    from edge_inception.models import zoo
+    from edge_inception.runtimes import get_runtime
+
+    if not Path(ref).exists() and zoo.is_zoo_model(str(ref)):
+        from edge_inception.models.loader import load_model
+        from edge_inception.models.reference import source_session
+
+        lm = load_model(str(ref), framework=framework, preprocessing=preprocessing)
+        return source_session(lm), lm.spec, {"target": f"zoo:{ref} ({lm.kind})", "artifact": f"zoo:{ref}"}
+    art = open_artifact(ref, preprocessing=preprocessing)
+    return (get_runtime(art.runtime).load(art.path, threads=threads), art.spec,
+            {"target": art.label, "artifact": str(art.path), "size_bytes": _size(art.path)})
+
+
+def _size(path: Path) -> int:
+    from edge_inception.exporters import artifact_size
+
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return artifact_size(path)
+
+
+def _open_all(artifacts, *, preprocessing, runtime):
+    from edge_inception.artifacts import open_artifact
+
+    if isinstance(artifacts, str | Path):
+        artifacts = [artifacts]
+    if not artifacts:
+        raise UsageError("no artifact given", fix="pass one or more model files made by `edge-inception convert`")
+    return [open_artifact(a, runtime=runtime, preprocessing=preprocessing) for a in artifacts]
+
+
+def _check_same_input(arts, ref_spec=None) -> None:
+    specs = [(a.path, a.spec) for a in arts]
+    first_path, first = specs[0]
+    for path, spec in specs[1:] + ([(Path("the reference"), ref_spec)] if ref_spec is not None else []):
+        if spec.input_shape != first.input_shape:
+            raise InputError(path, f"takes {spec.input_shape} images but {first_path.name} takes {first.input_shape}",
+                             fix="compare artifacts of the same model")
+
+
+def _header(kind: str, arts, settings: dict) -> dict:
+    from edge_inception.api import REPORT_SCHEMA_VERSION
+    from edge_inception.runtimes.host import host_facts
+
+    spec = arts[0].spec
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "kind": kind,
+        "tool": {"name": "edge-inception", "version": __version__},
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "model": {**spec.to_dict(), "spec_source": arts[0].spec_source},
+        "host": host_facts(),
+        "settings": settings,
+    }
+
+
+def _base_row(art) -> dict:
+    from edge_inception.runtimes import get_runtime
+
+    rt = get_runtime(art.runtime)
+    return {"target": art.label, "format": rt.format, "runtime": art.runtime, "status": "ok", "message": "",
+            "artifact": str(art.path), "size_bytes": _size(art.path), "notes": []}
+
+
+def _write(report: dict, out, force: bool, stem: str) -> dict:
+    if out is None:
+        return report
+    from edge_inception.report.io import atomic_write_text
+
+    out = Path(out)
+    path = out / f"{stem}.json"
+    if path.exists() and not force:
+        raise InputError(path, "already exists", fix="pass --force to overwrite, or choose another --out")
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder", fix="choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(report, indent=2) + "\n")
+    report["path"] = str(path)
+    _write_views(report, out, stem)
+    return report
+
+
+def _write_views(report: dict, out: Path, stem: str) -> None:
+    try:
+        from edge_inception.report.views import write_views
+    except ImportError:  # renderers not installed in this build
+        return
+    write_views(report, out, stem=stem)
+
+
+def evaluate(
+    artifacts,
+    *,
+    data: str | Path,
+    reference: str | Path | None = None,
+    framework: str = "keras",
+    limit: int | None = None,
+    batch_size: int = 64,
+    threads: int = 2,
+    preprocessing: str | None = None,
+    runtime: str | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+) -> dict:
+    """Top-1/top-5 of each artifact on labelled ``data``; with ``reference`` (an artifact or a zoo model),
+    the change against it with a paired 95% interval, agreement, SQNR and cosine. Unlabelled data needs
+    a reference (fidelity only). Data is streamed in batches."""
+    from edge_inception.data.readers import open_source
+    from edge_inception.evaluation.accuracy import REFERENCE, stream_scores
+    from edge_inception.runtimes import get_runtime
+
+    if threads < 1 or batch_size < 1:
+        raise UsageError("--threads and --batch must be at least 1")
+    arts = _open_all(artifacts, preprocessing=preprocessing, runtime=runtime)
+    ref = None
+    if reference:
+        ref = _reference(reference, framework=framework, preprocessing=preprocessing, threads=threads)
+    _check_same_input(arts, ref[1] if ref else None)
+    src = open_source(data, arts[0].spec, split="test", labelled=False, limit=limit)
+    if not src.labelled and ref is None:
+        raise InputError(data, "has no labels and no --reference was given",
+                         fix="give labelled data (one sub-folder per class) or --reference FLOAT_MODEL for fidelity")
+    candidates = {a.label: (get_runtime(a.runtime).load(a.path, threads=threads), a.spec) for a in arts}
+    rows = []
+    summaries, fingerprint = stream_scores(candidates, src, reference=(ref[0], ref[1]) if ref else None,
+                                           batch_size=batch_size, description="evaluating")
+    for a in arts:
+        row = _base_row(a)
+        row["engine"] = candidates[a.label][0].facts
+        if ref:
+            row["reference"] = ref[2]
+            if "size_bytes" in ref[2]:
+                row["size_ratio"] = ref[2]["size_bytes"] / row["size_bytes"]
+        row["accuracy"] = summaries[a.label]
+        rows.append(row)
+    report = _header("eval", arts, {"threads": threads, "batch": batch_size, "limit": limit})
+    report["data"] = {"calibration": None, "evaluation": {"source": src.name, "samples": len(src),
+                                                          "labelled": src.labelled, "fingerprint": fingerprint}}
+    if ref and REFERENCE in summaries:
+        report["reference"] = {**ref[2], "accuracy": summaries[REFERENCE]}
+    report["status"] = "ok"
+    report["targets"] = rows
+    return _write(report, out, force, "eval")
+
+
+def benchmark(
+    artifacts,
+    *,
+    reference: str | Path | None = None,
+    framework: str = "keras",
+    threads: int = 2,
+    batch: int = 1,
+    runs: int | None = None,
+    min_time: float = 0.0,
+    max_time: float = 60.0,
+    precision: float = 0.01,
+    warmup: int = 5,
+    data: str | Path | None = None,
+    preprocessing: str | None = None,
+    runtime: str | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+) -> dict:
+    """Latency of each artifact: warm-up, then timed runs until the median is known to ±``precision``
+    (or ``runs`` exactly); p50/p90/p99/mean/std, throughput at ``batch``, load + first-inference time,
+    memory and file size. With ``reference``, each artifact is interleaved with it (A B A B) and the
+    ratio is reported pair by pair."""
+    from edge_inception.evaluation.latency import StopRule
+
+    if threads < 1 or batch < 1 or (runs is not None and runs < 1) or warmup < 0:
+        raise UsageError("--threads, --batch and --runs must be at least 1")
+    if not 0 < precision < 1:
+        raise UsageError("--precision must be between 0 and 1, e.g. 0.01 for ±1%")
+    arts = _open_all(artifacts, preprocessing=preprocessing, runtime=runtime)
+    rule = StopRule(precision=precision, min_time_s=min_time, max_time_s=max(max_time, min_time))
+    ref = None
+    if reference:
+        ref = _reference(reference, framework=framework, preprocessing=preprocessing, threads=threads)
+    _check_same_input(arts, ref[1] if ref else None)
+    images = _bench_images(arts[0].spec, batch, data)
+    rows = []
+    for a in arts:
+        row = _base_row(a)
+        row.update(_load_and_time(a, threads, images, ref, runs, rule, warmup))
+        rows.append(row)
+    report = _header("bench", arts, {"threads": threads, "batch": batch, "runs": runs, "warmup": warmup,
+                                     "stop_rule": None if runs else rule.describe()})
+    report["data"] = {"calibration": None, "evaluation": None,
+                      "latency_input": str(data) if data else "random uint8 pixels (latency only needs the shape)"}
+    report["status"] = "ok"
+    report["targets"] = rows
+    return _write(report, out, force, "bench")
+
+
+def _bench_images(spec, batch: int, data) -> np.ndarray:
+    if data is None:
+        return np.random.default_rng(0).integers(0, 256, (batch, *spec.input_shape), dtype=np.uint8)
+    from edge_inception.data.readers import open_source
+
+    src = open_source(data, spec, split="test", labelled=False, limit=None)
+    images, _ = next(iter(src.batches(batch)))
+    if len(images) < batch:
+        images = np.concatenate([images] * (batch // len(images) + 1))[:batch]
+    return images
+
+
+def _load_and_time(art, threads, images, ref, runs, rule, warmup) -> dict:
+    import time
+
+    import psutil
+
+    from edge_inception.evaluation.latency import paired_latency, time_session
+    from edge_inception.report.progress import progress
+    from edge_inception.runtimes import get_runtime
+
+    proc = psutil.Process()
+    rss0 = proc.memory_info().rss
+    x = art.spec.model_input(images)
+    t0 = time.perf_counter()
+    session = get_runtime(art.runtime).load(art.path, threads=threads)
+    session.run(x)
+    load_ms = (time.perf_counter() - t0) * 1e3
+    with progress(f"{art.label}: timing"):
+        if ref is not None:
+            lat = paired_latency(ref[0], session, x, runs=runs, rule=rule, warmup=warmup,
+                                 x_reference=ref[1].model_input(images))
+            lat["reference_input"] = ref[2]["target"]
+        else:
+            lat = time_session(session, x, runs=runs, rule=rule, warmup=warmup)
+    rss1 = proc.memory_info().rss
+    out = {"engine": session.facts, "load_ms": load_ms, "latency": {"threads": threads, **lat},
+           "rss_mb": rss1 / 2**20, "rss_delta_mb": (rss1 - rss0) / 2**20,
+           # ru_maxrss is the whole process's peak (kB on Linux), loading included.
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if ref is not None:
+        out["reference"] = ref[2]
+        if "size_bytes" in ref[2]:
+            out["size_ratio"] = ref[2]["size_bytes"] / _size(art.path)
+    return out
