@@ -56,9 +56,10 @@ def setup() -> Path:
 
 
 def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per_channel: bool = True,
-                    float16: bool = False) -> dict:
+                    float16: bool = False, io_dtype: str = "int8") -> dict:
     """Convert in the litert-torch venv; ``calibration`` (a CalibrationSet) makes it full-integer int8,
-    ``float16`` stores float16 weights (ai-edge-quantizer's float casting)."""
+    ``float16`` stores float16 weights (ai-edge-quantizer's float casting). litert-torch's int8 model
+    takes and gives int8; ``io_dtype`` 'float32' or 'uint8' adds the converter's own edge operators."""
     import numpy as np
     import torch
 
@@ -88,13 +89,77 @@ def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per
             errors = [ln for ln in lines if re.match(r"^[\w.]*(Error|Exception)\b.*:", ln)]
             why = (errors or lines or [f"exit code {proc.returncode}"])[-1]
             raise TargetFailed(f"litert-torch conversion failed: {why[:300]}")
+        flatbuffer = (tmp / "model.tflite").read_bytes()
+        if calibration is not None and io_dtype != "int8":
+            flatbuffer = with_io_dtype(flatbuffer, io_dtype)
         with atomic_path(dest) as out:
-            out.write_bytes((tmp / "model.tflite").read_bytes())
+            out.write_bytes(flatbuffer)
     return {"converter": f"litert-torch {LITERT_TORCH_VERSION} (own venv {VENV})"
             + (", float16 weights by ai-edge-quantizer float casting" if float16 else ""),
             **({"quantizer": "PT2E (litert-torch PT2EQuantizer, symmetric, "
                              f"{'per-channel' if per_channel else 'per-tensor'} weights)",
-                "io_dtype": "int8"} if calibration is not None else {})}
+                "io_dtype": io_dtype, "batch": 1,
+                **({"io_edges": f"{io_dtype} input and output added around litert-torch's int8 I/O "
+                                "(QUANTIZE/DEQUANTIZE with the model's own scales)"} if io_dtype != "int8" else {})}
+               if calibration is not None else {})}
+
+
+def with_io_dtype(flatbuffer: bytes, io_dtype: str) -> bytes:
+    """The int8-I/O model with ``io_dtype`` ('float32' or 'uint8') input and output: a QUANTIZE in front
+    of each input and a DEQUANTIZE (uint8: a requantizing QUANTIZE) behind each output, with the int8
+    tensor's own scale (uint8: zero point + 128), as the TFLite converter writes for that io type."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(flatbuffer, 0))
+    sg = model.subgraphs[0]
+    new_type = {"float32": schema.TensorType.FLOAT32, "uint8": schema.TensorType.UINT8}[io_dtype]
+
+    def opcode(builtin: int) -> int:
+        for i, oc in enumerate(model.operatorCodes):
+            if max(oc.builtinCode, oc.deprecatedBuiltinCode) == builtin:
+                return i
+        oc = schema.OperatorCodeT()
+        oc.builtinCode, oc.deprecatedBuiltinCode, oc.version = builtin, min(builtin, 127), 2
+        model.operatorCodes.append(oc)
+        return len(model.operatorCodes) - 1
+
+    def edge_tensor(old_index: int) -> int:
+        old = sg.tensors[old_index]
+        if old.type != schema.TensorType.INT8:
+            raise TargetFailed(f"litert-torch gave a {old.type} I/O tensor '{old.name!r}'; int8 was expected")
+        t = schema.TensorT()
+        t.name, old.name = old.name, (old.name or b"") + b"_int8"
+        t.shape, t.shapeSignature, t.type = old.shape, old.shapeSignature, new_type
+        if io_dtype == "uint8":
+            q = schema.QuantizationParametersT()
+            q.scale, q.zeroPoint = list(old.quantization.scale), [z + 128 for z in old.quantization.zeroPoint]
+            t.quantization = q
+        model.buffers.append(schema.BufferT())
+        t.buffer = len(model.buffers) - 1
+        sg.tensors.append(t)
+        return len(sg.tensors) - 1
+
+    def op(builtin: int, src: int, dst: int):
+        o = schema.OperatorT()
+        o.opcodeIndex, o.inputs, o.outputs = opcode(builtin), [src], [dst]
+        return o
+
+    remap = {}
+    sg.inputs, sg.outputs = [int(i) for i in sg.inputs], [int(i) for i in sg.outputs]  # numpy arrays, read-only
+    for k, i in enumerate(sg.inputs):
+        remap[i] = sg.inputs[k] = edge_tensor(i)
+        sg.operators.insert(0, op(schema.BuiltinOperator.QUANTIZE, remap[i], i))
+    out_op = schema.BuiltinOperator.DEQUANTIZE if io_dtype == "float32" else schema.BuiltinOperator.QUANTIZE
+    for k, i in enumerate(sg.outputs):
+        remap[i] = sg.outputs[k] = edge_tensor(i)
+        sg.operators.append(op(out_op, i, remap[i]))
+    for sig in model.signatureDefs or []:
+        for m in [*(sig.inputs or []), *(sig.outputs or [])]:
+            m.tensorIndex = remap.get(m.tensorIndex, m.tensorIndex)
+    builder = flatbuffers.Builder(len(flatbuffer) + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def _package_root() -> str:

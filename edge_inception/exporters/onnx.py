@@ -2,7 +2,7 @@
 
     export_onnx(loaded_model, dest, target=get_target("onnx-fp32"))  # float ONNX, dynamic batch
     proto = onnx_model(loaded_model, opset=17)                   # the same, in memory
-    verify_onnx(path, target)                                    # [] when int8 weights are quantized
+    verify_onnx(path, target)                                    # [] when it meets its profile
 
 Keras 3, tf_keras and SavedModel sources all go through one path: a tf.function with a fixed NHWC
 signature (batch left dynamic so evaluation can batch) handed to ``tf2onnx.convert.from_function``.
@@ -25,8 +25,6 @@ from edge_inception.report.io import atomic_path
 OPSET = 17  # the [export] opset default of the target schema; ORT 1.17+ and OpenVINO read it
 INPUT_NAME, OUTPUT_NAME, BATCH_DIM = "image", "logits", "batch"
 SPEC_KEY = "edge_inception.spec"  # metadata_props key: the ModelSpec travels inside the artifact
-# Operators whose second input is a weight tensor in a CNN (Keras Dense becomes MatMul or Gemm).
-_WEIGHT_OPS = {"Conv", "ConvTranspose", "MatMul", "Gemm"}
 
 
 def _source_function(lm: LoadedModel):
@@ -137,35 +135,9 @@ def export_onnx(lm: LoadedModel, dest: Path, *, target) -> dict:
 
 @register_verifier("onnx")
 def verify_onnx(path: Path, target) -> list[str]:
-    """Rules of the profile that the artifact breaks, one message per violation (empty when it passes).
+    """Rules of the profile that the artifact breaks, one message per violation (empty when it passes):
+    for int8, every Conv/MatMul/Gemm takes weights and activations from a DequantizeLinear; the rules
+    live in edge_inception/validate, the same for every format."""
+    from edge_inception.validate import validate
 
-    int8 targets: every Conv/MatMul/Gemm weight must come from a DequantizeLinear (stored as an
-    integer initializer), so no layer silently stays float. With ``full_integer`` the data input of
-    those operators must come from a DequantizeLinear too (quantized activations)."""
-    import onnx
-
-    if not target.is_quantized:
-        return []
-    graph = onnx.load(str(path), load_external_data=False).graph
-    producer = {o: n for n in graph.node for o in n.output}
-    constants = {i.name for i in graph.initializer} | {o for n in graph.node if n.op_type == "Constant"
-                                                       for o in n.output}
-    violations: list[str] = []
-    for node in graph.node:
-        if node.op_type not in _WEIGHT_OPS or len(node.input) < 2:
-            continue
-        data, weight = node.input[0], node.input[1]
-        weight_from = producer.get(weight)
-        is_weight = weight in constants or weight_from is not None and weight_from.op_type == "DequantizeLinear"
-        # A MatMul of two activations has no weight to quantize; Conv and Gemm always do.
-        if node.op_type == "MatMul" and not is_weight and weight_from is not None:
-            continue
-        if weight_from is None or weight_from.op_type != "DequantizeLinear":
-            violations.append(f"operator {node.op_type} (node '{node.name}') has float weights '{weight}' "
-                              "(not from a DequantizeLinear) in an int8 model")
-        elif target.constraints.get("full_integer"):
-            data_from = producer.get(data)
-            if data_from is None or data_from.op_type != "DequantizeLinear":
-                violations.append(f"operator {node.op_type} (node '{node.name}') takes float activations "
-                                  f"'{data}' (not from a DequantizeLinear) in a full-integer model")
-    return violations
+    return validate(path, target)

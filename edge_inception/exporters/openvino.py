@@ -23,14 +23,6 @@ from edge_inception.errors import InputError, TargetFailed
 from edge_inception.exporters import register_exporter, register_verifier
 from edge_inception.models.loader import LoadedModel
 
-# Operations that carry weights into a multiply-accumulate: their inputs must all be quantized in int8.
-_MAC_OPS = {"Convolution", "GroupConvolution", "MatMul", "ConvolutionBackpropData", "GroupConvolutionBackpropData"}
-# Operations that move or select values without arithmetic: int8 stays int8 through them, so a
-# FakeQuantize in front of one quantizes what follows (NNCF puts it before a MaxPool, not after).
-_TRANSPARENT_OPS = {"MaxPool", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Split",
-                    "VariadicSplit", "StridedSlice", "Slice", "Pad", "DepthToSpace", "SpaceToDepth", "Gather"}
-_LOW_BIT = {"i8", "u8", "i4", "u4"}
-
 
 def to_openvino_model(lm: LoadedModel):
     """An in-memory ``openvino.Model`` of the source, float32, NHWC input with a dynamic batch."""
@@ -111,80 +103,13 @@ def read_ir(path: Path):
         raise InputError(path, f"is not an OpenVINO IR that OpenVINO can read ({first[:200]})", fix=fix) from None
 
 
-def _producer(port):
-    return port.get_source_output().get_node()
-
-
-def _is_constant(node) -> bool:
-    """A Constant, possibly behind Converts: the scale and zero point of a weight dequantization."""
-    while node.get_type_name() == "Convert":
-        node = _producer(node.input(0))
-    return node.get_type_name() == "Constant"
-
-
-def _is_quantized(node, seen: dict) -> bool:
-    """Whether ``node``'s output reaches a multiply-accumulate as int8 data: a FakeQuantize, an int8
-    constant (NNCF stores weights as i8 Constant -> Convert -> Subtract -> Multiply), or a value-moving
-    op whose data inputs are all quantized."""
-    key = node.get_friendly_name()
-    if key in seen:
-        return seen[key]
-    seen[key] = False  # no cycles in an IR, but never recurse forever on a malformed one
-    kind = node.get_type_name()
-    if kind == "FakeQuantize":
-        ok = True
-    elif kind == "Constant":
-        ok = node.get_element_type().get_type_name() in _LOW_BIT
-    elif kind == "Convert":
-        ok = _is_quantized(_producer(node.input(0)), seen)
-    elif kind in ("Subtract", "Multiply"):
-        # Only the weight dequantization pattern: data on input 0, a constant scale or zero point on 1.
-        ok = _is_constant(_producer(node.input(1))) and _is_quantized(_producer(node.input(0)), seen)
-    elif kind in _TRANSPARENT_OPS:
-        data = node.inputs()[: len(node.inputs()) if kind == "Concat" else 1]
-        ok = all(_is_quantized(_producer(p), seen) for p in data)
-    else:
-        ok = False
-    seen[key] = ok
-    return ok
-
-
-def _weight_types(node) -> set[str]:
-    """Element types of the constants that feed a MAC op's weight input, through Converts and dequantization."""
-    types, stack = set(), [_producer(node.input(1))]
-    while stack:
-        n = stack.pop()
-        if n.get_type_name() == "Constant":
-            types.add(n.get_element_type().get_type_name())
-        elif n.get_type_name() in ("Convert", "Subtract", "Multiply", "Reshape", "Transpose", "FakeQuantize"):
-            stack.extend(_producer(p) for p in n.inputs()[:1])
-    return types
-
-
 @register_verifier("openvino")
 def verify_openvino(path: Path, target) -> list[str]:
     """Rules of the profile that the IR breaks, one message per violation (empty when it passes).
 
     int8: every Convolution/MatMul has quantized activations and weights. float32: weights are not
-    stored as f16 (the save_model default). float16: weights are stored as f16."""
-    ov_model = read_ir(Path(path))
-    violations: list[str] = []
-    seen: dict = {}
-    for node in ov_model.get_ordered_ops():
-        if node.get_type_name() not in _MAC_OPS:
-            continue
-        layer = node.get_friendly_name()
-        if target.is_quantized:
-            for port, what in ((0, "activation"), (1, "weight")):
-                if not _is_quantized(_producer(node.input(port)), seen):
-                    violations.append(f"{node.get_type_name()} (layer '{layer}') has an unquantized {what} input "
-                                      "in an int8 model")
-        else:
-            types = _weight_types(node)
-            if target.precision == "float32" and "f16" in types:
-                violations.append(f"{node.get_type_name()} (layer '{layer}') has f16 weights in a float32 IR "
-                                  "(saved without compress_to_fp16=False)")
-            elif target.precision == "float16" and types and "f16" not in types:
-                violations.append(f"{node.get_type_name()} (layer '{layer}') has {sorted(types)[0]} weights "
-                                  "in a float16 IR")
-    return violations
+    stored as f16 (the save_model default). float16: weights are stored as f16. The rules live in
+    edge_inception/validate, the same for every format."""
+    from edge_inception.validate import validate
+
+    return validate(Path(path), target)

@@ -16,24 +16,37 @@ from edge_inception.exporters import register_exporter, register_verifier
 from edge_inception.models.loader import LoadedModel
 from edge_inception.report.io import atomic_path
 
-# Operators allowed to carry float tensors in a full-integer model with float I/O: the edges only.
-_IO_OPS = {"QUANTIZE", "DEQUANTIZE"}
-
 
 @contextlib.contextmanager
-def make_converter(lm: LoadedModel) -> Iterator:
+def make_converter(lm: LoadedModel, *, static_batch: bool = False) -> Iterator:
     """A TFLiteConverter for the model, the same for Keras 3, tf_keras and SavedModel sources.
 
     ``from_keras_model`` takes both Keras generations (Keras 3 through its own SavedModel export);
     a hand-made ``tf.Module`` around a Keras 3 model does not track its variables, and the converter
-    then fails int8 calibration on READ_VARIABLE."""
+    then fails int8 calibration on READ_VARIABLE. ``static_batch`` fixes the batch to 1 (NPU compilers
+    take no dynamic dimension): a Keras model is called on a batch-1 Input, a SavedModel's signature is
+    traced at batch 1."""
     from edge_inception._native import import_tensorflow
 
     tf = import_tensorflow()
 
     with quiet_native():
-        if lm.kind == "saved_model":
+        if lm.kind == "saved_model" and static_batch:
+            loaded = tf.saved_model.load(str(lm.model))
+            fn = loaded.signatures["serving_default"]
+            (arg,) = fn.structured_input_signature[1]
+            spec = tf.TensorSpec([1, *lm.spec.input_shape], tf.float32, name=arg)
+            concrete = tf.function(lambda x: fn(**{arg: x})).get_concrete_function(spec)
+            converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], loaded)
+        elif lm.kind == "saved_model":
             converter = tf.lite.TFLiteConverter.from_saved_model(str(lm.model))
+        elif static_batch:
+            if lm.kind == "tf_keras":
+                import tf_keras as keras_module
+            else:
+                import keras as keras_module
+            inp = keras_module.Input(batch_shape=(1, *lm.spec.input_shape), name="image")
+            converter = tf.lite.TFLiteConverter.from_keras_model(keras_module.Model(inp, lm.model(inp)))
         else:
             converter = tf.lite.TFLiteConverter.from_keras_model(lm.model)
     yield converter
@@ -94,17 +107,8 @@ def tflite_ops(path: Path) -> list[dict]:
 
 @register_verifier("tflite")
 def verify_tflite(path: Path, target) -> list[str]:
-    """Rules of the profile that the artifact breaks, one message per violation (empty when it passes)."""
-    violations: list[str] = []
-    if target.constraints.get("full_integer"):
-        io_float = target.quantizer.get("io_dtype", "float32") == "float32"
-        for op in tflite_ops(path):
-            if io_float and op["op"] in _IO_OPS:
-                continue
-            # int32 is the bias (and shape) type of integer kernels; anything float is not integer.
-            floats = [d for d in op["inputs"] + op["outputs"] if d.startswith("float")]
-            if floats:
-                layer = op["output_names"][0] if op["output_names"] else f"#{op['index']}"
-                violations.append(f"operator {op['op']} (layer '{layer}') has {floats[0]} tensors in a "
-                                  "full-integer model")
-    return violations
+    """Rules of the profile that the artifact breaks, one message per violation (empty when it passes);
+    the rules live in edge_inception/validate, the same for every format."""
+    from edge_inception.validate import validate
+
+    return validate(path, target)

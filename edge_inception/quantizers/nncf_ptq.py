@@ -84,17 +84,22 @@ def quantize_nncf(lm: LoadedModel, dest: Path, *, target, calibration: Calibrati
     if not q["per_channel"]:  # NNCF's CPU default is per-channel weights; only a per-tensor profile overrides it
         advanced.weights_quantization_params = QuantizationParameters(per_channel=False)
     ov_model = to_openvino_model(lm)
+    static = target.constraints.get("static_shapes", False)
+    if static:  # NPU compilers take static shapes only: batch 1, as the calibration samples come
+        ov_model.reshape([1, *ov_model.input(0).get_partial_shape()[1:]])
+    device = getattr(nncf.TargetDevice, q["target_device"].upper())
     try:
         # NNCF prints progress bars and INFO lines; the tool shows its own progress.
         with quiet_native():
             quantized = nncf.quantize(ov_model, nncf.Dataset(_Samples(calibration)), preset=preset,
-                                      target_device=nncf.TargetDevice.CPU, subset_size=len(calibration),
+                                      target_device=device, subset_size=len(calibration),
                                       advanced_parameters=advanced)
     except (nncf.InternalError, nncf.ValidationError, RuntimeError, ValueError) as e:
         msg = " ".join(str(e).split())
         raise TargetFailed(f"NNCF quantization failed: {msg[:300] or type(e).__name__}") from None
     save_ir(quantized, dest, compress_to_fp16=False)  # int8 weights stay int8; scales and biases stay fp32
-    return {"library": f"nncf {nncf.__version__}", "preset": q["preset"], "target_device": "CPU",
+    return {"library": f"nncf {nncf.__version__}", "preset": q["preset"], "target_device": device.value,
+            "batch": 1 if static else "dynamic",
             "overflow_fix": fix, "overflow_fix_reason": why,
             "weights": f"int8 symmetric {'per-channel' if q['per_channel'] else 'per-tensor'}",
             "activations": f"8-bit per-tensor {'symmetric' if q['preset'] == 'performance' else 'asymmetric'}",

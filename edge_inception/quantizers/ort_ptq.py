@@ -26,7 +26,7 @@ from edge_inception.quantizers import register_quantizer
 from edge_inception.report.io import atomic_path
 
 _METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
-_QTYPES = {"int8": "QInt8", "uint8": "QUInt8"}
+_QTYPES = {"int8": "QInt8", "uint8": "QUInt8", "uint16": "QUInt16"}
 
 
 def choose_ort_types(isa: dict, activations: str, weights: str) -> tuple[str, str, str]:
@@ -65,6 +65,23 @@ def choose_ort_types(isa: dict, activations: str, weights: str) -> tuple[str, st
     return act, wt, reason
 
 
+def _single_samples(calibration: CalibrationSet):
+    """The calibration set one image per batch, for a model whose batch is fixed to 1."""
+
+    class Single:
+        def __len__(self) -> int:
+            return len(calibration)
+
+        batch_size = 1
+
+        def float_batches(self):
+            for batch in calibration.float_batches():
+                for x in batch:
+                    yield x[None]
+
+    return Single()
+
+
 def _reader(calibration: CalibrationSet):
     """A CalibrationDataReader streaming ``calibration.float_batches()``.
 
@@ -97,6 +114,53 @@ def _reader(calibration: CalibrationSet):
     return StreamingReader()
 
 
+def _fix_batch(proto) -> None:
+    """Batch dimension fixed to 1, with ONNX Runtime's own tool for it (make_dynamic_shape_fixed)."""
+    from onnxruntime.tools.onnx_model_utils import fix_output_shapes, make_dim_param_fixed
+
+    from edge_inception.exporters.onnx import BATCH_DIM
+
+    make_dim_param_fixed(proto.graph, BATCH_DIM, 1)
+    fix_output_shapes(proto)
+
+
+def _quantize_qnn(float_path: Path, pre_path: Path, dest: Path, q: dict, act: str, wt: str,
+                  calibration: CalibrationSet) -> None:
+    """The QNN execution provider's recipe: qnn_preprocess_model, get_qnn_qdq_config, quantize.
+
+    get_qnn_qdq_config sets the tensor-level overrides the HTP needs (e.g. shared scales across Concat
+    inputs, fixed output ranges for Sigmoid/Tanh) and quantizes signed weights symmetrically."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantType, quantize
+    from onnxruntime.quantization.execution_providers.qnn import get_qnn_qdq_config, qnn_preprocess_model
+
+    # qnn_preprocess_model (ORT 1.32) fails on a model with metadata_props (it updates a dict with the
+    # protobuf entries): strip them for quantization and put them back on the result.
+    proto = onnx.load(str(float_path))
+    props = {p.key: p.value for p in proto.metadata_props}
+    del proto.metadata_props[:]
+    onnx.save_model(proto, str(float_path))
+    with quiet_native():
+        model_path = pre_path if qnn_preprocess_model(float_path, pre_path) else float_path
+        config = get_qnn_qdq_config(
+            model_path, _reader(calibration),
+            calibrate_method=getattr(CalibrationMethod, _METHODS[q["calibration_method"]]),
+            activation_type=getattr(QuantType, _QTYPES[act]),
+            weight_type=getattr(QuantType, _QTYPES[wt]),
+            per_channel=q["per_channel"],
+            stride=1,  # one batch per calibration stride: see _reader
+            calibration_providers=["CPUExecutionProvider"],
+        )
+        # A layout op on the float input (tf2onnx's NHWC->NCHW Reshape/Transpose) is left float unless forced;
+        # the HTP runs integer operators only, so quantize it too.
+        config.extra_options["ForceQuantizeNoInputCheck"] = True
+        with atomic_path(dest) as out:
+            quantize(model_path, out, config)
+            quantized = onnx.load(str(out))
+            onnx.helper.set_model_props(quantized, props)
+            onnx.save_model(quantized, str(out))
+
+
 @register_quantizer("onnxruntime")
 def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
     import onnxruntime as ort
@@ -108,29 +172,40 @@ def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: Calibratio
     q = target.quantizer
     act, wt, reason = choose_ort_types(host_facts()["isa"], q["activations"], q["weights"])
     opset = target.export["opset"]
+    static = target.constraints.get("static_shapes", False)
     with tempfile.TemporaryDirectory(prefix="edge-inception-ort.") as tmp:
         float_path, pre_path = Path(tmp) / "float.onnx", Path(tmp) / "preprocessed.onnx"
-        save_onnx(onnx_model(lm, opset=opset), float_path)
+        proto = onnx_model(lm, opset=opset)
+        if static:
+            _fix_batch(proto)
+        samples = _single_samples(calibration) if static else calibration
+        save_onnx(proto, float_path)
         try:
-            with quiet_native():
-                quant_pre_process(float_path, pre_path)
-            with atomic_path(dest) as out, quiet_native():
-                quantize_static(
-                    pre_path, out, _reader(calibration),
-                    quant_format=QuantFormat.QDQ,
-                    per_channel=q["per_channel"],
-                    reduce_range=q["reduce_range"],
-                    activation_type=getattr(QuantType, _QTYPES[act]),
-                    weight_type=getattr(QuantType, _QTYPES[wt]),
-                    calibrate_method=getattr(CalibrationMethod, _METHODS[q["calibration_method"]]),
-                    calibration_providers=["CPUExecutionProvider"],
-                    extra_options={"CalibStridedMinMax": 1},  # one batch per stride: see _reader
-                )
+            if q["qdq_config"] == "qnn":
+                _quantize_qnn(float_path, pre_path, dest, q, act, wt, samples)
+            else:
+                with quiet_native():
+                    quant_pre_process(float_path, pre_path)
+                with atomic_path(dest) as out, quiet_native():
+                    quantize_static(
+                        pre_path, out, _reader(samples),
+                        quant_format=QuantFormat.QDQ,
+                        per_channel=q["per_channel"],
+                        reduce_range=q["reduce_range"],
+                        activation_type=getattr(QuantType, _QTYPES[act]),
+                        weight_type=getattr(QuantType, _QTYPES[wt]),
+                        calibrate_method=getattr(CalibrationMethod, _METHODS[q["calibration_method"]]),
+                        calibration_providers=["CPUExecutionProvider"],
+                        extra_options={"CalibStridedMinMax": 1},  # one batch per stride: see _reader
+                    )
         except Exception as e:  # noqa: BLE001 - ORT and onnx raise their own Exception subclasses
             msg = " ".join(str(e).split())
             raise TargetFailed(f"ONNX Runtime quantization failed: {msg[:300] or type(e).__name__}") from None
     per = "per-channel" if q["per_channel"] else "per-tensor"
+    extra = {"qdq_config": "get_qnn_qdq_config (QNN execution provider)", "weights_symmetric": wt == "int8"} \
+        if q["qdq_config"] == "qnn" else {}
     return {"library": f"onnxruntime {ort.__version__} quantize_static", "format": "QDQ", "opset": opset,
+            "batch": 1 if static else "dynamic", **extra,
             "activations": act, "weights": f"{wt} {per}", "reduce_range": q["reduce_range"],
             "requested": {"activations": q["activations"], "weights": q["weights"]}, "isa_reason": reason,
             "calibration_method": q["calibration_method"], "calibration": calibration.to_dict()}

@@ -21,12 +21,14 @@ def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: Calibra
     tf = import_tensorflow()
 
     q = target.quantizer
-    if lm.kind == "torch":  # litert-torch's PT2E path; it keeps int8 input and output
+    static = target.constraints.get("static_shapes", False)
+    if lm.kind == "torch":  # litert-torch's PT2E path (batch 1); its int8 I/O is given the profile's io_dtype
         from edge_inception.exporters._litert_torch import torch_to_tflite
 
-        info = torch_to_tflite(lm.model, lm.spec, dest, calibration=calibration, per_channel=q["per_channel"])
+        info = torch_to_tflite(lm.model, lm.spec, dest, calibration=calibration, per_channel=q["per_channel"],
+                               io_dtype=q["io_dtype"])
         return {**info, "activations": "int8", "calibration": calibration.to_dict()}
-    with make_converter(lm) as converter:
+    with make_converter(lm, static_batch=static) as converter:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = calibration.tflite_representative_dataset
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -38,4 +40,4 @@ def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: Calibra
         convert_to_file(converter, dest)
     return {"library": f"tensorflow {tf.__version__} TFLiteConverter", "weights": "int8 per-channel"
             if q["per_channel"] else "int8 per-tensor", "activations": "int8", "io_dtype": q["io_dtype"],
-            "calibration": calibration.to_dict()}
+            "batch": 1 if static else "dynamic", "calibration": calibration.to_dict()}

@@ -18,6 +18,19 @@ from edge_inception.errors import InputError, UsageError
 
 SHIPPED_DIR = Path(__file__).parent
 
+_DTYPES = ("float32", "float16", "int8", "uint8", "int16", "uint16")
+
+# Where a target's artifact is meant to run, and whether that device is on this machine. An artifact for
+# a device that is not here is still converted and checked statically; its accuracy and latency are
+# measured with the target's runtime on this CPU, and the report says so.
+DEVICES = {
+    "cpu": ("this machine's CPU", True),
+    "gpu": ("a mobile GPU (LiteRT GPU delegate)", False),
+    "edge-tpu": ("an Edge TPU", False),
+    "qnn-htp": ("a Qualcomm Hexagon NPU (ONNX Runtime QNN execution provider, HTP backend)", False),
+    "npu": ("an Intel NPU (OpenVINO NPU plugin)", False),
+}
+
 # section -> key -> (type, allowed values or None, default). Unknown keys and values are refused.
 _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], tuple | None, object]]] = {
     "": {
@@ -32,7 +45,7 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], tuple | None, object
         "library": (str, ("none", "tflite", "onnxruntime", "nncf"), "none"),
         "per_channel": (bool, None, True),
         # "auto": chosen from the host's ISA by the quantizer, which records its choice in the report
-        "activations": (str, ("int8", "uint8", "auto"), "int8"),
+        "activations": (str, ("int8", "uint8", "uint16", "auto"), "int8"),  # uint16: ONNX Runtime only (a16w8)
         "weights": (str, ("int8", "uint8", "auto"), "int8"),
         "reduce_range": (bool, None, False),
         "calibration_method": (str, ("minmax", "entropy", "percentile"), "minmax"),
@@ -40,16 +53,28 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], tuple | None, object
         "overflow_fix": (str, ("enable", "disable", "first_layer", "auto"), "auto"),  # NNCF on non-VNNI CPUs
         "io_dtype": (str, ("float32", "int8", "uint8"), "float32"),
         "calibration_samples": (int, None, 500),
+        # ONNX Runtime: "qnn" builds the QDQ settings with get_qnn_qdq_config (the QNN execution provider's)
+        "qdq_config": (str, ("standard", "qnn"), "standard"),
+        "target_device": (str, ("cpu", "gpu", "npu", "any"), "cpu"),  # NNCF's target_device
     },
     "export": {
         "opset": (int, None, 17),
     },
+    # What the deployment device accepts; every artifact is checked against these after conversion
+    # (edge_inception/validate). Empty lists mean "any".
     "constraints": {
-        "full_integer": (bool, None, False),
+        "device": (str, None, "cpu"),  # a key of DEVICES
+        "full_integer": (bool, None, False),  # no operator computes in float (the I/O edges may convert)
+        "io_dtypes": (list, _DTYPES, []),  # allowed dtypes of the model's inputs and outputs
+        "static_shapes": (bool, None, False),  # no dynamic dimension (batch fixed to 1) in inputs and outputs
+        "weight_granularity": (str, ("any", "per-tensor", "per-channel"), "any"),
+        "symmetric_weights": (bool, None, False),  # integer weights with zero point 0 (128 for uint8)
+        "allowed_ops": (list, None, []),  # operator names in the format's own spelling (CONV_2D, Conv, ...)
     },
     "gate": {
         "max_top1_drop": ((int, float), None, 1.0),
         "min_agreement": ((int, float), None, 0.97),
+        "max_latency_ratio": ((int, float), None, 1.5),  # int8/float median latency on the same runtime
     },
 }
 
@@ -58,7 +83,10 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], tuple | None, object
 FORMATS = {
     "tflite": {"precisions": ("float32", "float16", "int8"), "runtime": "litert", "libraries": ("tflite",)},
     "onnx": {"precisions": ("float32", "int8"), "runtime": "onnxruntime", "libraries": ("onnxruntime",)},
-    "openvino": {"precisions": ("float32", "float16", "int8"), "runtime": "openvino", "libraries": ("nncf",)},
+    # The IR inspector sees quantization at multiply-accumulates only (NNCF leaves the rest to the plugin,
+    # which computes it in f16/f32 on NPU and CPU alike), so full_integer cannot be checked there.
+    "openvino": {"precisions": ("float32", "float16", "int8"), "runtime": "openvino", "libraries": ("nncf",),
+                 "full_integer": False},
 }
 
 
@@ -80,6 +108,19 @@ class Target:
     def is_quantized(self) -> bool:
         return self.precision == "int8"
 
+    @property
+    def device(self) -> str:
+        return self.constraints.get("device", "cpu")
+
+    @property
+    def device_here(self) -> bool:
+        """Whether the target's device is on this machine (only the CPU is); otherwise it is checked statically."""
+        return DEVICES[self.device][1]
+
+    @property
+    def device_description(self) -> str:
+        return DEVICES[self.device][0]
+
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in
                 ("name", "description", "format", "precision", "runtime", "float_reference",
@@ -92,9 +133,19 @@ def _check(section: str, key: str, value, path: Path) -> object:
     if key not in schema:
         raise InputError(path, f"unknown key {where}'{key}'", fix=f"allowed: {', '.join(schema)}")
     typ, allowed, _ = schema[key]
+    if typ is list:  # a list of strings, each one checked against the allowed values
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InputError(path, f"{where}'{key}' must be a list of strings, got {value!r}")
+        bad = [v for v in value if allowed is not None and v not in allowed]
+        if bad:
+            raise InputError(path, f"{where}'{key}' has {bad[0]!r}, which is not allowed",
+                             fix=f"allowed: {', '.join(allowed)}")
+        return list(value)
     if not isinstance(value, typ) or (typ is not bool and isinstance(value, bool)):
         names = " or ".join(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
         raise InputError(path, f"{where}'{key}' must be {names}, got {value!r}")
+    if key == "device" and value not in DEVICES:
+        allowed = tuple(DEVICES)
     if allowed is not None and value not in allowed:
         raise InputError(path, f"{where}'{key}' = {value!r} is not allowed", fix=f"allowed: {', '.join(allowed)}")
     return value
@@ -124,7 +175,7 @@ def load_target_file(path: str | Path) -> Target:
                 if default is None and key not in ("float_reference",):
                     where = f"[{section}] " if section else ""
                     raise InputError(path, f"missing required key {where}'{key}'")
-                values[section][key] = default
+                values[section][key] = list(default) if isinstance(default, list) else default
     top = values[""]
     t = Target(name=top["name"], description=top["description"], format=top["format"],
                precision=top["precision"], runtime=top["runtime"], float_reference=top["float_reference"],
@@ -145,7 +196,31 @@ def load_target_file(path: str | Path) -> Target:
                          fix=f"use library = '{caps['libraries'][0]}'")
     if t.is_quantized and not t.float_reference:
         raise InputError(path, "an int8 target needs 'float_reference', the float target it is compared with")
+    _check_constraints(t, caps, path)
     return t
+
+
+def _check_constraints(t: Target, caps: dict, path: Path) -> None:
+    """Constraints that contradict the rest of the profile are refused before any conversion."""
+    c, q = t.constraints, t.quantizer
+    if c["full_integer"] and not t.is_quantized:
+        raise InputError(path, f"[constraints] full_integer needs precision = 'int8', not '{t.precision}'")
+    if c["full_integer"] and not caps.get("full_integer", True):
+        raise InputError(path, f"[constraints] full_integer cannot be checked for {t.format} artifacts",
+                         fix="remove full_integer; int8 targets are checked for quantized weights and activations")
+    if t.is_quantized and c["io_dtypes"] and q["library"] == "tflite" and q["io_dtype"] not in c["io_dtypes"]:
+        raise InputError(path, f"[quantizer] io_dtype = '{q['io_dtype']}' is not in [constraints] io_dtypes",
+                         fix=f"set io_dtype to one of {', '.join(c['io_dtypes'])}")
+    if c["weight_granularity"] == "per-tensor" and q["per_channel"] and t.is_quantized:
+        raise InputError(path, "[constraints] weight_granularity = 'per-tensor' but [quantizer] per_channel = true",
+                         fix="set per_channel = false")
+    if q["activations"] == "uint16" and q["library"] != "onnxruntime":
+        raise InputError(path, "[quantizer] activations = 'uint16' is an ONNX Runtime option",
+                         fix=f"{q['library']} quantizes activations to int8")
+    if q["qdq_config"] != "standard" and q["library"] != "onnxruntime":
+        raise InputError(path, "[quantizer] qdq_config applies to the onnxruntime library only")
+    if q["target_device"] != "cpu" and q["library"] != "nncf":
+        raise InputError(path, "[quantizer] target_device applies to the nncf library only")
 
 
 def _search_dirs() -> list[Path]:
