@@ -14,7 +14,7 @@ from pathlib import Path
 from edge_inception import __version__
 from edge_inception.errors import InputError, TargetFailed, UsageError
 
-REPORT_SCHEMA_VERSION = "1.0"
+REPORT_SCHEMA_VERSION = "1.1"
 
 
 def convert(
@@ -54,7 +54,8 @@ def convert(
     planned = {name: out / f"{stem}.{name}{SUFFIX[get_target(name).format]}" for name in refs}
     planned |= {t.name: out / f"{stem}.{t.name}{SUFFIX[t.format]}" for t in resolved}
     report_path = out / "report.json"
-    existing = [f for p in [*planned.values(), report_path] for f in artifact_files(p) if f.exists()]
+    views = [out / "report.md", out / "report.html"]
+    existing = [f for p in [*planned.values(), report_path, *views] for f in artifact_files(p) if f.exists()]
     if existing and not force:
         raise InputError(existing[0], "already exists", fix="pass --force to overwrite, or choose another --out")
     if out.exists() and not out.is_dir():
@@ -81,9 +82,12 @@ def convert(
     rows = [ctx.run_target(t) for t in resolved]
     report = _report(lm, ctx, rows)
     from edge_inception.report.io import atomic_write_text
+    from edge_inception.report.views import write_views
 
     atomic_write_text(report_path, json.dumps(report, indent=2) + "\n")
+    views = write_views(report, out)  # report.md (CI step summaries) and report.html, rendered from the JSON
     report["path"] = str(report_path)
+    report["views"] = {k: str(v) for k, v in views.items()}
     return report
 
 
@@ -99,6 +103,7 @@ class _Context:
         self._source_session = None
 
     def _build(self, target) -> dict:
+        from edge_inception.artifacts import embed_spec
         from edge_inception.exporters import get_exporter, get_verifier
         from edge_inception.quantizers import get_quantizer
         from edge_inception.report.progress import progress
@@ -109,6 +114,7 @@ class _Context:
                 info = get_quantizer(target.quantizer["library"])(self.lm, dest, target=target, calibration=self.calib)
             else:
                 info = get_exporter(target.format)(self.lm, dest, target=target)
+        embed_spec(dest, target.format, self.lm.spec)
         violations = get_verifier(target.format)(dest, target)
         return {"artifact": dest, "info": info, "violations": violations}
 
@@ -130,7 +136,10 @@ class _Context:
         from edge_inception.runtimes import get_runtime
 
         row: dict = {"target": target.name, "format": target.format, "precision": target.precision,
-                     "runtime": target.runtime, "status": "ok", "message": ""}
+                     "runtime": target.runtime, "status": "ok", "message": "",
+                     # False: the target's device (an NPU, a mobile GPU) is not here; the artifact was checked
+                     # statically and accuracy/latency come from the target's runtime on this CPU.
+                     "device": target.device, "device_run": target.device_here}
         try:
             ref = self._reference(target.float_reference) if target.float_reference else None
             built = self._build(target)
@@ -159,6 +168,10 @@ class _Context:
             row["latency"] = {"threads": self.threads,
                               **paired_latency(ref_session, session, x, runs=self.latency_runs)}
             row["notes"] = _latency_notes(row, target)
+            if not target.device_here:
+                row["measured_on"] = f"{target.runtime} on this machine's CPU, not {target.device_description}"
+                row["notes"].append(f"checked statically; not run on {target.device_description}: accuracy and "
+                                    f"latency are from {target.runtime} on this machine's CPU")
         except TargetFailed as e:
             row.update(status="failed", message=e.message)
         return row
@@ -168,7 +181,8 @@ class _Context:
         from edge_inception.evaluation.accuracy import accuracy_summary, predict
 
         sessions = {"cand": session} if ref_name in self._reference_outputs else {"ref": ref_session, "cand": session}
-        logits, labels = predict(sessions, self.eval_src, self.lm.spec, description=f"{target.name}: evaluating")
+        logits, labels, self.eval_fingerprint = predict(sessions, self.eval_src, self.lm.spec,
+                                                        description=f"{target.name}: evaluating")
         if "ref" in logits:
             self._reference_outputs[ref_name] = (logits["ref"], labels)
         ref_logits, labels = self._reference_outputs[ref_name]
@@ -207,13 +221,15 @@ def _report(lm, ctx: _Context, rows: list[dict]) -> dict:
 
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
+        "kind": "convert",
         "tool": {"name": "edge-inception", "version": __version__},
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "model": lm.to_dict(),
         "host": host_facts(),
         "data": {
             "calibration": ctx.calib.to_dict() if ctx.calib else None,
-            "evaluation": {"source": ctx.eval_src.name, "samples": len(ctx.eval_src)} if ctx.eval_src else None,
+            "evaluation": {"source": ctx.eval_src.name, "samples": len(ctx.eval_src),
+                           "fingerprint": getattr(ctx, "eval_fingerprint", None)} if ctx.eval_src else None,
         },
         "settings": {"threads": ctx.threads, "latency_runs": ctx.latency_runs},
         "status": "ok" if all(r["status"] == "ok" for r in rows) else "failed",

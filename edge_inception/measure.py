@@ -100,23 +100,19 @@ def _write(report: dict, out, force: bool, stem: str) -> dict:
 
     out = Path(out)
     path = out / f"{stem}.json"
-    if path.exists() and not force:
-        raise InputError(path, "already exists", fix="pass --force to overwrite, or choose another --out")
+    for p in (path, out / f"{stem}.md", out / f"{stem}.html"):
+        if p.exists() and not force:
+            raise InputError(p, "already exists", fix="pass --force to overwrite, or choose another --out")
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder", fix="choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(report, indent=2) + "\n")
     report["path"] = str(path)
-    _write_views(report, out, stem)
+    from edge_inception.report.views import write_views
+
+    views = write_views(report, out, stem=stem)
+    report["views"] = {k: str(v) for k, v in views.items()}
     return report
-
-
-def _write_views(report: dict, out: Path, stem: str) -> None:
-    try:
-        from edge_inception.report.views import write_views
-    except ImportError:  # renderers not installed in this build
-        return
-    write_views(report, out, stem=stem)
 
 
 def evaluate(

@@ -82,3 +82,19 @@ def tiny_tf_keras_model(tmp_path, kind: str):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "calib.npz", images=rng.integers(0, 256, (20, 16, 16, 3), dtype=np.uint8))
     return path, tmp_path / "calib.npz"
+
+
+@pytest.fixture(scope="session")
+def every_target_job(tmp_path_factory):
+    """The shipped model converted once to every shipped target profile (profile defaults for calibration,
+    the shipped 2,000-image evaluation sample), so tests of formats, profiles, eval and bench share one run.
+    Returns (exit code, output folder, {target: report row})."""
+    import json
+
+    from edge_inception.targets import SHIPPED_DIR, load_target_file
+
+    names = sorted(load_target_file(f).name for f in SHIPPED_DIR.glob("*.toml"))
+    out = tmp_path_factory.mktemp("every-target")
+    code = main(["convert", "--target", ",".join(names), "--out", str(out), "--force", "--latency-runs", "3"])
+    report = json.loads((out / "report.json").read_text())
+    return code, out, {row["target"]: row for row in report["targets"]}

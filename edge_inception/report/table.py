@@ -14,16 +14,27 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x * 100:.2f}%"
 
 
+def _delta(acc: dict) -> str:
+    d = acc.get("delta_points")
+    if d is None:
+        return "—"
+    ci = acc.get("delta_ci95")
+    return f"{d:+.2f} pt" + (f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "")
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else (f"{x:.3f}" if x < 1 else f"{x:.2f}" if x < 100 else f"{x:.1f}")
+
+
 def convert_rows(report: dict) -> list[list[str]]:
     rows = []
     for r in report["targets"]:
         acc, lat = r.get("accuracy", {}), r.get("latency", {})
-        delta = acc.get("delta_points")
         rows.append([
             r["target"], r["status"],
             _mb(r.get("size_bytes")) + (f" ({r['size_ratio']:.1f}x smaller)" if r.get("size_ratio") else ""),
             _pct(acc.get("float_top1")), _pct(acc.get("top1")),
-            "—" if delta is None else f"{delta:+.2f} pt",
+            _delta(acc),
             _pct(acc.get("agreement")),
             "—" if not lat else f"{lat['reference_p50_ms']:.2f} / {lat['p50_ms']:.2f} ms",
             "—" if not lat else f"{lat['ratio']:.2f}x",
@@ -58,5 +69,82 @@ def print_convert_table(report: dict) -> None:
             console.print(f"[red]{r['target']} failed:[/red] {r['message']}", highlight=False)
         for note in r.get("notes", []):
             console.print(f"[yellow]{r['target']}:[/yellow] {note}", highlight=False)
+    if "path" in report:
+        console.print(f"report: {report['path']}", highlight=False)
+
+
+def _console():
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def _title(report: dict) -> str:
+    m = report.get("model") or {}
+    ev = (report.get("data") or {}).get("evaluation")
+    title = f"{m.get('name', '?')} · {report['host']['cpu']} · {report['settings'].get('threads')} threads"
+    if ev:
+        title += f" · {ev['samples']} images of {ev['source']}"
+    return title
+
+
+def print_eval_table(report: dict) -> None:
+    """Top-1/top-5 per artifact; against a reference, the change with its interval and the fidelity."""
+    from rich.table import Table
+
+    console = _console()
+    table = Table(title=_title(report))
+    cols = ["artifact", "runtime", "size", "top-1", "top-5", "ref top-1", "change [95% CI]", "McNemar p",
+            "agreement", "SQNR", "cosine"]
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("artifact", "runtime") else "right",
+                         overflow="fold" if c == "artifact" else "ellipsis")
+    for r in report["targets"]:
+        a = r.get("accuracy", {})
+        table.add_row(r["target"], r["runtime"], _mb(r.get("size_bytes")), _pct(a.get("top1")), _pct(a.get("top5")),
+                      _pct(a.get("float_top1")), _delta(a),
+                      "—" if a.get("mcnemar_p") is None else f"{a['mcnemar_p']:.3g}", _pct(a.get("agreement")),
+                      "—" if a.get("sqnr_db") is None else f"{a['sqnr_db']:.1f} dB",
+                      "—" if a.get("cosine") is None else f"{a['cosine']:.4f}")
+    console.print(table)
+    if report.get("reference"):
+        console.print(f"reference: {report['reference']['target']}", highlight=False)
+    if "path" in report:
+        console.print(f"report: {report['path']}", highlight=False)
+
+
+def print_bench_table(report: dict) -> None:
+    """Latency statistics per artifact; against a reference, the paired ratio with its interval."""
+    from rich.table import Table
+
+    console = _console()
+    table = Table(title=_title(report) + f" · batch {report['settings']['batch']}")
+    cols = ["artifact", "runtime", "size", "runs", "p50 ms", "p90 ms", "p99 ms", "mean ± std ms", "img/s",
+            "load ms", "peak MB", "ratio [95% CI]"]
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("artifact", "runtime") else "right",
+                         overflow="fold" if c == "artifact" else "ellipsis")
+    for r in report["targets"]:
+        lat = r.get("latency", {})
+        c = lat.get("candidate", lat)
+        ratio = "—"
+        if "ratio" in lat:
+            lo, hi = lat["ratio_ci95"]
+            ratio = f"{lat['ratio']:.2f}x [{lo:.2f}, {hi:.2f}]"
+        table.add_row(r["target"], r["runtime"], _mb(r.get("size_bytes")), str(lat.get("runs", "—")),
+                      _ms(c.get("p50_ms")), _ms(c.get("p90_ms")), _ms(c.get("p99_ms")),
+                      f"{_ms(c.get('mean_ms'))} ± {_ms(c.get('std_ms'))}",
+                      "—" if not c.get("throughput_ips") else f"{c['throughput_ips']:.0f}",
+                      f"{r.get('load_ms', 0):.0f}", f"{r.get('peak_rss_mb', 0):.0f}", ratio)
+    console.print(table)
+    for r in report["targets"]:
+        lat = r.get("latency", {})
+        if lat.get("stop_rule"):  # adaptive runs: say why they stopped
+            console.print(f"{r['target']}: stopped: {lat['stop_reason']}", highlight=False)
+        if lat.get("reference_input"):
+            console.print(f"{r['target']}: interleaved with {lat['reference_input']} "
+                          f"(p50 {_ms(lat['reference']['p50_ms'])} ms)", highlight=False)
     if "path" in report:
         console.print(f"report: {report['path']}", highlight=False)

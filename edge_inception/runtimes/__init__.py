@@ -84,6 +84,16 @@ def get_runtime(name: str) -> Runtime:
     return _RUNTIMES[name]
 
 
+def run_fixed_batch(run, batch: np.ndarray, fixed: int | None) -> np.ndarray:
+    """Run ``batch`` through ``run`` in chunks of a model's static batch size (NPU profiles fix it at 1),
+    so callers pass any batch to any artifact."""
+    if fixed is None or len(batch) == fixed:
+        return run(batch)
+    if len(batch) % fixed:
+        raise ValueError(f"a model with a static batch of {fixed} cannot run a batch of {len(batch)}")
+    return np.concatenate([run(batch[i : i + fixed]) for i in range(0, len(batch), fixed)])
+
+
 def list_runtimes() -> list[Runtime]:
     import_submodules(__name__)
     return [_RUNTIMES[k] for k in sorted(_RUNTIMES)]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_inception.errors import InputError
-from edge_inception.runtimes import RuntimeBase, register_runtime
+from edge_inception.runtimes import RuntimeBase, register_runtime, run_fixed_batch
 from edge_inception.runtimes.host import host_facts
 
 
@@ -48,7 +48,8 @@ class OnnxRuntimeSession:
     def run(self, batch: np.ndarray) -> np.ndarray:
         # The batch comes in the artifact's own layout (ModelSpec.model_input), as for every runtime.
         x = np.ascontiguousarray(batch, dtype=np.float32)
-        return np.asarray(self._sess.run(None, {self._input: x})[0], dtype=np.float32)
+        return run_fixed_batch(lambda b: np.asarray(self._sess.run(None, {self._input: b})[0], dtype=np.float32),
+                               x, self.input_shape[0] if self.input_shape else None)
 
 
 def _dtype_name(onnx_type: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_inception.errors import InputError
-from edge_inception.runtimes import RuntimeBase, register_runtime
+from edge_inception.runtimes import RuntimeBase, register_runtime, run_fixed_batch
 from edge_inception.runtimes.host import host_facts
 
 DEVICE = "CPU"
@@ -61,6 +61,9 @@ class OpenVINOSession:
                 want is not None and got != want for got, want in zip(x.shape[1:], self._image_shape, strict=True)):
             dims = ", ".join("?" if d is None else str(d) for d in self._image_shape)
             raise ValueError(f"{self.path}: expects a batch of shape (N, {dims}), got {x.shape}")
+        return run_fixed_batch(self._infer, x, self.input_shape[0])
+
+    def _infer(self, x: np.ndarray) -> np.ndarray:
         self._request.infer({0: x})
         # The request reuses its output buffer on the next call: copy out.
         return np.array(self._request.get_tensor(self._output).data, dtype=np.float32, copy=True)
