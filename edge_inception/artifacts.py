@@ -12,6 +12,7 @@ elsewhere) needs --preprocessing; its input shape is read from the model itself.
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -112,14 +113,16 @@ def read_tflite_spec(path: str | Path) -> ModelSpec | None:
 
     path = Path(path)
     raw = path.read_bytes()
+    if raw[4:8] != b"TFL3":  # not a TFLite flatbuffer: the runtime's own load gives the clear error
+        return None
     try:
         model = schema.Model.GetRootAs(raw, 0)
         for i in range(model.MetadataLength()):
             entry = model.Metadata(i)
             if entry.Name() in (TFLITE_SPEC_KEY.encode(), TFLITE_SPEC_KEY):
                 return spec_from_json(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes(), path)
-    except (IndexError, AttributeError, ValueError, TypeError):
-        return None  # not a flatbuffer we can read: the runtime's own load gives the clear error
+    except (IndexError, AttributeError, ValueError, TypeError, struct.error):
+        return None  # a damaged flatbuffer: the runtime's own load gives the clear error
     return None
 
 

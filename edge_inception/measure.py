@@ -93,18 +93,26 @@ def _base_row(art) -> dict:
             "artifact": str(art.path), "size_bytes": _size(art.path), "notes": []}
 
 
+def _check_out(out, force: bool, stem: str) -> None:
+    """Before any work: refuse an --out that is a file, or a report there without --force."""
+    if out is None:
+        return
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder", fix="choose another --out")
+    for p in (out / f"{stem}.json", out / f"{stem}.md", out / f"{stem}.html"):
+        if p.exists() and not force:
+            raise InputError(p, "already exists", fix="pass --force to overwrite, or choose another --out")
+
+
 def _write(report: dict, out, force: bool, stem: str) -> dict:
     if out is None:
         return report
     from edge_inception.report.io import atomic_write_text
 
+    _check_out(out, force, stem)
     out = Path(out)
     path = out / f"{stem}.json"
-    for p in (path, out / f"{stem}.md", out / f"{stem}.html"):
-        if p.exists() and not force:
-            raise InputError(p, "already exists", fix="pass --force to overwrite, or choose another --out")
-    if out.exists() and not out.is_dir():
-        raise InputError(out, "exists and is not a folder", fix="choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(report, indent=2) + "\n")
     report["path"] = str(path)
@@ -138,6 +146,7 @@ def evaluate(
 
     if threads < 1 or batch_size < 1:
         raise UsageError("--threads and --batch must be at least 1")
+    _check_out(out, force, "eval")
     arts = _open_all(artifacts, preprocessing=preprocessing, runtime=runtime)
     ref = None
     if reference:
@@ -198,6 +207,7 @@ def benchmark(
         raise UsageError("--threads, --batch and --runs must be at least 1")
     if not 0 < precision < 1:
         raise UsageError("--precision must be between 0 and 1, e.g. 0.01 for ±1%")
+    _check_out(out, force, "bench")
     arts = _open_all(artifacts, preprocessing=preprocessing, runtime=runtime)
     rule = StopRule(precision=precision, min_time_s=min_time, max_time_s=max(max_time, min_time))
     ref = None

@@ -18,21 +18,18 @@ GRAVITON = {k: False for k in AVX2_ZEN1} | {"neon": True, "dotprod": True}
 
 
 @pytest.fixture(scope="module")
-def onnx_job(tmp_path_factory):
-    """The shipped model to onnx-int8 (and so its onnx-fp32 reference), run once."""
-    from edge_inception.cli import main
-
-    out = tmp_path_factory.mktemp("onnx-job")
-    code = main(["convert", "--target", "onnx-int8", "--out", str(out), "--force", "--latency-runs", "5"])
-    return code, out
+def onnx_job(every_target_job):
+    """The shipped model to onnx-int8 (and so its onnx-fp32 reference): conftest's one run of every target."""
+    _, out, rows = every_target_job
+    return (0 if rows["onnx-int8"]["status"] == "ok" else 1), out, rows
 
 
 def test_onnx_int8_holds_accuracy_with_the_isa_choice(onnx_job):
     from edge_inception.runtimes.host import host_facts
 
-    code, out = onnx_job
+    code, out, rows = onnx_job
     assert code == 0
-    (row,) = json.loads((out / "report.json").read_text())["targets"]
+    row = rows["onnx-int8"]
     assert row["status"] == "ok", row["message"]
     assert row["reference"]["target"] == "onnx-fp32"
     assert row["verification"] == {"ok": True, "violations": []}
@@ -50,7 +47,7 @@ def test_onnx_int8_holds_accuracy_with_the_isa_choice(onnx_job):
 
 
 def test_float_onnx_fails_the_int8_weight_rule(onnx_job):
-    _, out = onnx_job
+    _, out, _ = onnx_job
     violations = verify_onnx(out / "inception-mini.onnx-fp32.onnx", get_target("onnx-int8"))
     assert len(violations) == 38  # 37 convolutions and the classifier
     assert "Conv" in violations[0] and "node '" in violations[0] and "stem_conv" in violations[0]
@@ -61,7 +58,7 @@ def test_float_onnx_matches_the_source_model_at_any_batch(onnx_job, sample_array
     from edge_inception.models.loader import load_model
     from edge_inception.runtimes import get_runtime
 
-    _, out = onnx_job
+    _, out, _ = onnx_job
     lm = load_model("inception-mini")
     session = get_runtime("onnxruntime").load(out / "inception-mini.onnx-fp32.onnx", threads=1)
     assert session.facts["engine"] == "onnxruntime" and session.facts["threads"] == 1
