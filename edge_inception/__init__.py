@@ -19,6 +19,7 @@ _LAZY = {
     "convert": ("edge_inception.api", "convert"),
     "evaluate": ("edge_inception.measure", "evaluate"),
     "benchmark": ("edge_inception.measure", "benchmark"),
+    "gate": ("edge_inception.gating", "gate"),
     "open_artifact": ("edge_inception.artifacts", "open_artifact"),
     "load_model": ("edge_inception.models.loader", "load_model"),
     "list_targets": ("edge_inception.targets", "list_targets"),
@@ -26,6 +27,7 @@ _LAZY = {
     "list_models": ("edge_inception.models.zoo", "list_models"),
     "create_model": ("edge_inception.models.zoo", "create_model"),
     "open_source": ("edge_inception.data.readers", "open_source"),
+    "inspect_model": ("edge_inception.inspect", "inspect_model"),
 }
 
 __all__ = [*_LAZY, "__version__"]

@@ -59,3 +59,4 @@ def test_torch_zoo_models_are_built_for_deployment():
     """Without shipped weights too: a torch model left in training mode exports dropout as random ops."""
     assert not create_model("inception-mini", framework="torch", pretrained=False).training
     assert not create_model("inception-v3", framework="torch", pretrained=False).training
+    assert not create_model("googlenet", framework="torch", pretrained=False).training

@@ -93,10 +93,33 @@ def _load_keras3(path: Path):
     import keras
 
     try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
+        _raise_if_shape_problem(path)
         raise InputError(path, f"cannot be loaded as a Keras model ({_first_line(e)})",
                          fix="check the file is a .keras archive saved by Keras 3") from None
+    return _shapes_checked(path, model)
+
+
+def _raise_if_shape_problem(path: Path) -> None:
+    """A saved config whose branches cannot be joined (an Inception branch with padding='valid') fails
+    deep inside Keras; name the branch and the layer instead."""
+    from edge_inception.inspect.keras import explain_keras_file
+
+    problem = explain_keras_file(path)
+    if problem:
+        raise InputError(path, problem) from None
+
+
+def _shapes_checked(path: Path, model):
+    # Keras rebuilds each layer from its saved build shapes, so an edited config whose branches no longer
+    # fit can load and fail only when run or converted: check the merges before any work starts.
+    from edge_inception.inspect.keras import check_keras_model
+
+    problem = check_keras_model(model)
+    if problem:
+        raise InputError(path, problem)
+    return model
 
 
 def _load_h5(path: Path):
@@ -104,17 +127,19 @@ def _load_h5(path: Path):
     try:
         import tf_keras
 
-        return tf_keras.models.load_model(path, compile=False, safe_mode=True), "tf_keras"
+        model, kind = tf_keras.models.load_model(path, compile=False, safe_mode=True), "tf_keras"
     except Exception as e:  # noqa: BLE001
         errors.append(_first_line(e))
-    try:
-        import keras
+        try:
+            import keras
 
-        return keras.saving.load_model(path, compile=False, safe_mode=True), "keras"
-    except Exception as e:  # noqa: BLE001
-        errors.append(_first_line(e))
-    raise InputError(path, f"cannot be loaded as a Keras HDF5 model ({errors[0]})",
-                     fix="save it with model.save('model.h5') in tf_keras or Keras 3") from None
+            model, kind = keras.saving.load_model(path, compile=False, safe_mode=True), "keras"
+        except Exception as e:  # noqa: BLE001
+            errors.append(_first_line(e))
+            _raise_if_shape_problem(path)
+            raise InputError(path, f"cannot be loaded as a Keras HDF5 model ({errors[0]})",
+                             fix="save it with model.save('model.h5') in tf_keras or Keras 3") from None
+    return _shapes_checked(path, model), kind
 
 
 def _keras_input_shape(model, path: Path) -> tuple:
