@@ -88,12 +88,23 @@ def tiny_tf_keras_model(tmp_path, kind: str):
 def every_target_job(tmp_path_factory):
     """The shipped model converted once to every shipped target profile (profile defaults for calibration,
     the shipped 2,000-image evaluation sample), so tests of formats, profiles, eval and bench share one run.
-    Returns (exit code, output folder, {target: report row})."""
+    Returns (exit code, output folder, {target: report row}).
+
+    CI converts exactly this in its self-gating step (.ci/run) and points EDGE_INCEPTION_EVERY_TARGET_OUT at
+    it; a folder is reused only when its report covers every shipped target, else the tests convert."""
     import json
+    import os
+    from pathlib import Path
 
     from edge_inception.targets import SHIPPED_DIR, load_target_file
 
     names = sorted(load_target_file(f).name for f in SHIPPED_DIR.glob("*.toml"))
+    given = os.environ.get("EDGE_INCEPTION_EVERY_TARGET_OUT")
+    if given and (Path(given) / "report.json").is_file():
+        report = json.loads((Path(given) / "report.json").read_text())
+        rows = {row["target"]: row for row in report["targets"]}
+        if set(rows) == set(names) and report["model"]["source"] == "zoo:inception-mini":
+            return (0 if report["status"] == "ok" else 1), Path(given), rows
     out = tmp_path_factory.mktemp("every-target")
     code = main(["convert", "--target", ",".join(names), "--out", str(out), "--force", "--latency-runs", "3"])
     report = json.loads((out / "report.json").read_text())
