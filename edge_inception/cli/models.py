@@ -13,6 +13,8 @@ from edge_inception.cli import _options
 @_options.json_out
 def command(as_json):
     """List the zoo's models, their frameworks, inputs and whether trained weights ship."""
+    import sys
+
     from rich.console import Console
     from rich.table import Table
 
@@ -27,7 +29,8 @@ def command(as_json):
         return
     table = Table(title="zoo")
     for h in rows[0] if rows else ():
-        table.add_column(h)
+        table.add_column(h.replace("_", " "), no_wrap=h != "description")
     for r in rows:
-        table.add_row(*(str(v) for v in r.values()))
-    Console().print(table)
+        table.add_row(*("yes" if v is True else "no" if v is False else str(v) for v in r.values()))
+    # Not a terminal (CI logs, pipes): a fixed wide layout rather than rich's 80-column default.
+    (Console() if sys.stdout.isatty() else Console(width=160)).print(table)

@@ -45,7 +45,7 @@ def module_channels(name: str) -> int:
 
 @register_model("inception-mini", framework="keras", spec=_spec("keras"),
                 weights="inception_mini.keras.weights.h5",
-                description="4 Inception modules, 28x28x1, trained on Fashion-MNIST")
+                description="6 Inception modules (3a-5b), 28x28x1, trained on Fashion-MNIST")
 def build_keras(keras_module=None):
     """Functional Keras model. ``keras_module`` may be ``tf_keras`` for a Keras 2 twin (QAT)."""
     if keras_module is None:
