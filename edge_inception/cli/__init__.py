@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("edge-inception: interrupted", err=True)
         return 130
+    except click.UsageError as e:  # a bad option or argument: one line too, with where to find help
+        where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        click.echo(f"edge-inception: error: {e.format_message()}{where}", err=True)
+        return e.exit_code
     except click.ClickException as e:
         e.show()
         return e.exit_code
