@@ -34,15 +34,28 @@ def convert(
     force: bool = False,
     threads: int = 2,
     latency_runs: int = 50,
+    method: str = "ptq",
+    train_data: str | Path | None = None,
+    epochs: int = 1,
+    learning_rate: float | None = None,
+    train_limit: int | None = None,
+    compare_ptq: bool = False,
 ) -> dict:
     """Convert ``model`` (a zoo name or a path; default the shipped inception-mini) to each target,
-    verify every artifact, measure it against its float reference and write ``out/report.json``."""
+    verify every artifact, measure it against its float reference and write ``out/report.json``.
+
+    ``method="qat"`` fine-tunes the model with fake quantization on ``train_data`` first (once per run)
+    and exports that model to every int8 target; ``compare_ptq`` also builds and evaluates the PTQ
+    artifact of each int8 target (``row["ptq"]``)."""
     from edge_inception.data.calibration import CalibrationSet
     from edge_inception.data.readers import open_source
     from edge_inception.models.loader import load_model
+    from edge_inception.qat import check_options
     from edge_inception.targets import get_target, resolve_targets
 
     resolved = resolve_targets(targets, target_files=target_files)  # validated before any work
+    qat_settings = check_options(method=method, train_data=train_data, epochs=epochs, learning_rate=learning_rate,
+                                 train_limit=train_limit, compare_ptq=compare_ptq, targets=resolved)
     if threads < 1 or latency_runs < 1:
         raise UsageError("--threads and --latency-runs must be at least 1")
     lm = load_model(model, framework=framework, preprocessing=preprocessing, weights=weights, input_shape=input_shape)
@@ -53,6 +66,8 @@ def convert(
     refs = {t.float_reference for t in resolved if t.float_reference}
     planned = {name: out / f"{stem}.{name}{SUFFIX[get_target(name).format]}" for name in refs}
     planned |= {t.name: out / f"{stem}.{t.name}{SUFFIX[t.format]}" for t in resolved}
+    if compare_ptq:  # the PTQ artifact beside the QAT one
+        planned |= {f"{t.name}:ptq": out / f"{stem}.{t.name}.ptq{SUFFIX[t.format]}" for t in resolved if t.is_quantized}
     report_path = out / "report.json"
     views = [out / "report.md", out / "report.html"]
     existing = [f for p in [*planned.values(), report_path, *views] for f in artifact_files(p) if f.exists()]
@@ -64,11 +79,13 @@ def convert(
     from_zoo = lm.source.startswith("zoo:")
     calib = None
     if any(t.is_quantized for t in resolved):
-        if calibration is None and not from_zoo:
+        if calibration is None and not from_zoo and qat_settings is None:
             raise UsageError("int8 targets need calibration images for your model",
                              fix="pass --calibration path/to/images/ (or a .npz, or fashion-mnist)")
         n = calibration_samples or max(t.quantizer["calibration_samples"] for t in resolved if t.is_quantized)
-        src = open_source(calibration or "sample:calibration", lm.spec, split="train", labelled=False, limit=n)
+        # QAT of a user model without --calibration starts its ranges from the training images.
+        default_calib = train_data if qat_settings is not None and not from_zoo else "sample:calibration"
+        src = open_source(calibration or default_calib, lm.spec, split="train", labelled=False, limit=n)
         # Small batches bound what a calibrator holds at once: ONNX Runtime keeps every intermediate
         # tensor of a stride (Inception v3: about 0.1 GB per 299x299 image).
         calib = CalibrationSet(src, lm.spec, samples=n, batch_size=8)
@@ -76,9 +93,15 @@ def convert(
     default_eval = "sample:evaluation" if from_zoo and not lm.random_weights else None
     eval_ref = eval_data if eval_data is not None else default_eval
     eval_src = open_source(eval_ref, lm.spec, split="test", labelled=True, limit=eval_limit) if eval_ref else None
+    qat = None
+    if qat_settings is not None:  # once per run, before any target; nothing is written until it is done
+        from edge_inception.qat import train_qat
+
+        train_src = open_source(train_data, lm.spec, split="train", labelled=True, limit=train_limit)
+        qat = train_qat(lm, train=train_src, calibration=calib, settings=qat_settings)
 
     out.mkdir(parents=True, exist_ok=True)
-    ctx = _Context(lm, out, planned, threads, latency_runs, calib, eval_src)
+    ctx = _Context(lm, out, planned, threads, latency_runs, calib, eval_src, qat=qat, compare_ptq=compare_ptq)
     rows = [ctx.run_target(t) for t in resolved]
     report = _report(lm, ctx, rows)
     from edge_inception.report.io import atomic_write_text
@@ -94,23 +117,26 @@ def convert(
 class _Context:
     """Per-run state shared by targets: float references are exported and evaluated once."""
 
-    def __init__(self, lm, out, planned, threads, latency_runs, calib, eval_src):
+    def __init__(self, lm, out, planned, threads, latency_runs, calib, eval_src, *, qat=None, compare_ptq=False):
         self.lm, self.out, self.planned = lm, out, planned
+        self.qat, self.compare_ptq = qat, compare_ptq  # a trained QatModel exports every int8 target
         self.threads, self.latency_runs = threads, latency_runs
         self.calib, self.eval_src = calib, eval_src
         self._references: dict[str, dict] = {}
         self._reference_outputs: dict[str, tuple] = {}  # reference name -> (logits, labels) on eval data
         self._source_session = None
 
-    def _build(self, target) -> dict:
+    def _build(self, target, *, ptq: bool = False) -> dict:
         from edge_inception.artifacts import embed_spec
         from edge_inception.exporters import get_exporter, get_verifier
         from edge_inception.quantizers import get_quantizer
         from edge_inception.report.progress import progress
 
-        dest = self.planned[target.name]
-        with progress(f"{target.name}: converting"):
-            if target.is_quantized:
+        dest = self.planned[f"{target.name}:ptq" if ptq else target.name]
+        with progress(f"{target.name}: converting" + (" (PTQ, for comparison)" if ptq else "")):
+            if target.is_quantized and self.qat is not None and not ptq:
+                info = self.qat.export(target, dest)
+            elif target.is_quantized:
                 info = get_quantizer(target.quantizer["library"])(self.lm, dest, target=target, calibration=self.calib)
             else:
                 info = get_exporter(target.format)(self.lm, dest, target=target)
@@ -137,6 +163,7 @@ class _Context:
 
         row: dict = {"target": target.name, "format": target.format, "precision": target.precision,
                      "runtime": target.runtime, "status": "ok", "message": "",
+                     "method": ("qat" if self.qat is not None else "ptq") if target.is_quantized else "float",
                      # False: the target's device (an NPU, a mobile GPU) is not here; the artifact was checked
                      # statically and accuracy/latency come from the target's runtime on this CPU.
                      "device": target.device, "device_run": target.device_here}
@@ -164,9 +191,16 @@ class _Context:
             row["engine"] = session.facts
             if self.eval_src is not None:
                 row["accuracy"] = self._accuracy(target, row["reference"]["target"], ref_session, session)
+            if self.compare_ptq and target.is_quantized:
+                row["ptq"] = self._ptq(target, row["reference"]["target"], ref_session)
             x = self._latency_input()
+            # Timed on freshly loaded sessions, both in the same state: an interpreter resized for the
+            # evaluation batches and back can time differently from one that never was (LiteRT).
+            lat_session = get_runtime(target.runtime).load(path, threads=self.threads)
+            lat_ref = ref_session if ref is None else get_runtime(ref["target"].runtime).load(
+                ref["artifact"], threads=self.threads)
             row["latency"] = {"threads": self.threads,
-                              **paired_latency(ref_session, session, x, runs=self.latency_runs)}
+                              **paired_latency(lat_ref, lat_session, x, runs=self.latency_runs)}
             row["notes"] = _latency_notes(row, target)
             if not target.device_here:
                 row["measured_on"] = f"{target.runtime} on this machine's CPU, not {target.device_description}"
@@ -187,6 +221,26 @@ class _Context:
             self._reference_outputs[ref_name] = (logits["ref"], labels)
         ref_logits, labels = self._reference_outputs[ref_name]
         return accuracy_summary(ref_logits, logits["cand"], labels)
+
+    def _ptq(self, target, ref_name: str, ref_session) -> dict:
+        """The same target by post-training quantization, on the same evaluation images (--compare-ptq);
+        its failure is reported there and does not fail the QAT row."""
+        from edge_inception.exporters import artifact_size
+        from edge_inception.runtimes import get_runtime
+
+        try:
+            built = self._build(target, ptq=True)
+            path = built["artifact"]
+            if built["violations"]:
+                raise TargetFailed(f"PTQ {target.name}: {built['violations'][0]}")
+            result = {"status": "ok", "artifact": str(path), "size_bytes": artifact_size(path),
+                      "conversion": built["info"]}
+            if self.eval_src is not None:
+                session = get_runtime(target.runtime).load(path, threads=self.threads)
+                result["accuracy"] = self._accuracy(target, ref_name, ref_session, session)
+            return result
+        except TargetFailed as e:
+            return {"status": "failed", "message": e.message}
 
     def _latency_input(self):
         src = self.eval_src or (self.calib.source if self.calib else None)
@@ -231,7 +285,9 @@ def _report(lm, ctx: _Context, rows: list[dict]) -> dict:
             "evaluation": {"source": ctx.eval_src.name, "samples": len(ctx.eval_src),
                            "fingerprint": getattr(ctx, "eval_fingerprint", None)} if ctx.eval_src else None,
         },
-        "settings": {"threads": ctx.threads, "latency_runs": ctx.latency_runs},
+        "settings": {"threads": ctx.threads, "latency_runs": ctx.latency_runs,
+                     "method": "qat" if ctx.qat is not None else "ptq",
+                     **({"qat": ctx.qat.info} if ctx.qat is not None else {})},
         "status": "ok" if all(r["status"] == "ok" for r in rows) else "failed",
         "targets": rows,
     }

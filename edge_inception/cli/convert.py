@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 
 import click
 
@@ -15,6 +17,8 @@ Examples:
   edge-inception convert model.h5 --target tflite-int8 --calibration calib.npz --eval-data fashion-mnist
   edge-inception convert inception-mini --framework torch --target onnx-int8
   edge-inception convert nets.py:make_net --weights net.pt --input-shape 3,224,224 --calibration calib/
+  edge-inception convert --method qat --train-data fashion-mnist --target tflite-int8,onnx-int8 --compare-ptq
+  edge-inception convert --target tflite-int8,onnx-int8,openvino-int8 --gate --baseline ci/baseline.json
 """
 
 
@@ -49,13 +53,32 @@ def _parse_shape(ctx, param, value):
               help="Input shape C,H,W where it cannot be inferred (TorchScript, factories).")
 @click.option("--latency-runs", type=click.IntRange(min=1), default=50, show_default=True,
               help="Timed runs per artifact (interleaved with its float reference).")
+@click.option("--method", type=click.Choice(["ptq", "qat"]), default="ptq", show_default=True,
+              help="ptq: post-training quantization. qat: fine-tune with fake quantization on --train-data first "
+              "(tfmot for Keras, NNCF for PyTorch), then export with the ranges learned in training.")
+@click.option("--train-data", help="QAT training images with labels: a folder with one sub-folder per class, a .npz "
+              "with labels, or 'fashion-mnist' (the 60,000-image training split).")
+@click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True, help="QAT epochs.")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
+              help="QAT learning rate (Adam; default 1e-5).")
+@click.option("--train-limit", type=click.IntRange(min=1), help="Train on a seeded random subset of this size.")
+@click.option("--compare-ptq", is_flag=True, help="With --method qat: also build and evaluate the PTQ artifact of "
+              "each int8 target, shown beside QAT.")
+@click.option("--gate", "run_gate_after", is_flag=True,
+              help="Gate the report right after converting (see `edge-inception gate`); exit 1 on a regression.")
+@click.option("--baseline", type=click.Path(dir_okay=False),
+              help="With --gate: a baseline report.json to compare with.")
+@click.option("--gate-config", type=click.Path(dir_okay=False),
+              help="With --gate: thresholds file (default: ./edge-inception.toml or ./pyproject.toml).")
+@click.option("--junit", type=click.Path(dir_okay=False), help="With --gate: write JUnit XML here.")
 @_options.framework
 @_options.threads
 @_options.out
 @_options.force
 @_options.json_out
 def command(model, targets, target_files, calibration, calibration_samples, eval_data, eval_limit, preprocessing,
-            weights, input_shape, latency_runs, framework, threads, out, force, as_json):
+            weights, input_shape, latency_runs, method, train_data, epochs, learning_rate, train_limit, compare_ptq,
+            run_gate_after, baseline, gate_config, junit, framework, threads, out, force, as_json):
     """Convert MODEL (default: the shipped inception-mini) to each --target, check every artifact
     against its profile, and compare it with its float reference on the same runtime.
 
@@ -64,14 +87,25 @@ def command(model, targets, target_files, calibration, calibration_samples, eval
     from edge_inception.api import convert
     from edge_inception.report.table import print_convert_table
 
+    if not run_gate_after and (baseline or gate_config or junit):
+        raise click.UsageError("--baseline, --gate-config and --junit apply with --gate")
     report = convert(model, targets=targets, target_files=list(target_files), framework=framework,
                      calibration=calibration, calibration_samples=calibration_samples, eval_data=eval_data,
                      eval_limit=eval_limit, preprocessing=preprocessing, weights=weights, input_shape=input_shape,
                      out=out, force=force, threads=threads,
-                     latency_runs=latency_runs)
+                     latency_runs=latency_runs, method=method, train_data=train_data, epochs=epochs,
+                     learning_rate=learning_rate, train_limit=train_limit, compare_ptq=compare_ptq)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
         print_convert_table(report)
+    if run_gate_after:
+        from edge_inception.gating import run_gate
+
+        # A failed target is itself a regression for the gate, so its verdict covers both. With --json the
+        # gate's table goes to stderr, keeping stdout one JSON document.
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            result = run_gate(report["path"], baseline=baseline, config=gate_config, junit=junit)
+        raise SystemExit(result["exit_code"])
     if report["status"] != "ok":
         raise SystemExit(1)

@@ -27,11 +27,14 @@ def _ms(x: float | None) -> str:
 
 
 def convert_rows(report: dict) -> list[list[str]]:
+    """One row per target; a QAT target is labelled '(QAT)' and, with --compare-ptq, followed by a row
+    for the same target quantized post-training, so float, PTQ and QAT top-1 read side by side."""
     rows = []
     for r in report["targets"]:
         acc, lat = r.get("accuracy", {}), r.get("latency", {})
+        qat = r.get("method") == "qat"
         rows.append([
-            r["target"], r["status"],
+            r["target"] + (" (QAT)" if qat else ""), r["status"],
             _mb(r.get("size_bytes")) + (f" ({r['size_ratio']:.1f}x smaller)" if r.get("size_ratio") else ""),
             _pct(acc.get("float_top1")), _pct(acc.get("top1")),
             _delta(acc),
@@ -39,6 +42,10 @@ def convert_rows(report: dict) -> list[list[str]]:
             "—" if not lat else f"{lat['reference_p50_ms']:.2f} / {lat['p50_ms']:.2f} ms",
             "—" if not lat else f"{lat['ratio']:.2f}x",
         ])
+        if qat and "ptq" in r:
+            p, pacc = r["ptq"], r["ptq"].get("accuracy", {})
+            rows.append([f"{r['target']} (PTQ)", p["status"], _mb(p.get("size_bytes")), _pct(pacc.get("float_top1")),
+                         _pct(pacc.get("top1")), _delta(pacc), _pct(pacc.get("agreement")), "—", "—"])
     return rows
 
 
@@ -67,6 +74,8 @@ def print_convert_table(report: dict) -> None:
     for r in report["targets"]:
         if r["status"] != "ok":
             console.print(f"[red]{r['target']} failed:[/red] {r['message']}", highlight=False)
+        if r.get("ptq", {}).get("status") == "failed":
+            console.print(f"[red]{r['target']} (PTQ) failed:[/red] {r['ptq']['message']}", highlight=False)
         for note in r.get("notes", []):
             console.print(f"[yellow]{r['target']}:[/yellow] {note}", highlight=False)
     if "path" in report:

@@ -1,0 +1,127 @@
+"""Quantization-aware training: fine-tune with fake quantization in the model's own framework, once per
+run, then export the fine-tuned model to each int8 target with the ranges learned in training.
+
+    qat = train_qat(loaded_model, train=train_source, calibration=calib, settings=QatSettings(epochs=1))
+    info = qat.export(get_target("tflite-int8"), out / "model.tflite")   # no re-calibration
+    qat.info                                                            # what training did, for the report
+
+A trainer is registered per LoadedModel kind (``register_trainer``): tfmot_qat.py for Keras (Keras 3
+models are rebuilt as tf_keras first, rebuild.py), nncf_qat.py for PyTorch. Each returns a QatModel
+whose ``exporters`` map a target format to a function writing that format.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_inception._registry import import_submodules
+from edge_inception.errors import TargetFailed, UsageError
+
+_TRAINERS: dict[str, Callable] = {}
+DEFAULT_LEARNING_RATE = 1e-5  # Adam; fine-tuning a trained model, not training one
+
+
+@dataclass(frozen=True)
+class QatSettings:
+    epochs: int = 1
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    batch_size: int = 64
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class QatModel:
+    """A fine-tuned fake-quantized model. ``exporters`` maps a target format to
+    ``fn(target, dest) -> info``; a format without one fails that target with a clear message."""
+
+    framework = ""
+    exporters: dict[str, Callable]
+
+    def __init__(self, info: dict):
+        self.info = info
+
+    def export(self, target, dest: Path) -> dict:
+        fn = self.exporters.get(target.format)
+        if fn is None:
+            raise TargetFailed(f"{target.name}: quantization-aware training of a {self.framework} model cannot "
+                               f"export to {target.format} (supported: {', '.join(sorted(self.exporters))})")
+        return {"method": "qat", **fn(target, Path(dest))}  # training itself: report["settings"]["qat"]
+
+
+def register_trainer(*kinds: str):
+    def deco(fn: Callable) -> Callable:
+        for kind in kinds:
+            if kind in _TRAINERS:
+                raise ValueError(f"QAT trainer for {kind!r} is registered twice")
+            _TRAINERS[kind] = fn
+        return fn
+
+    return deco
+
+
+def train_qat(lm, *, train, calibration, settings: QatSettings) -> QatModel:
+    """Fine-tune ``lm`` (a LoadedModel) on the labelled ImageSource ``train``; ``calibration`` (a
+    CalibrationSet) sets the initial ranges, as post-training quantization would."""
+    import_submodules(__name__)
+    if lm.kind not in _TRAINERS:
+        raise UsageError(f"quantization-aware training does not support {lm.kind} models",
+                         fix=f"pass a model of kind {', '.join(sorted(_TRAINERS))} (a SavedModel has no layers "
+                         "to train: pass the .keras or .h5 file)")
+    if not train.labelled:
+        raise UsageError(f"{train.name}: QAT training data needs labels",
+                         fix="use one sub-folder per class, a .npz with 'labels', or fashion-mnist")
+    return _TRAINERS[lm.kind](lm, train=train, calibration=calibration, settings=settings)
+
+
+def shuffled_batches(src, spec, *, batch_size: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(model input, labels) batches of ``src`` in a seeded random order; folders stay lazy (only the
+    file list is shuffled)."""
+    from edge_inception.data.readers import ArraySource, FolderSource
+
+    idx = np.random.default_rng(seed).permutation(len(src))
+    if isinstance(src, ArraySource):
+        src = ArraySource(src.name, src.images[idx], src.labels[idx])
+    elif isinstance(src, FolderSource):
+        src = dataclasses.replace(src, files=[src.files[i] for i in idx], labels=src.labels[idx])
+    for images, labels in src.batches(batch_size):
+        yield spec.model_input(images), labels
+
+
+def supported_summary() -> dict[str, list[str]]:
+    """Which model kinds have a QAT trainer (for help texts and errors)."""
+    import_submodules(__name__)
+    return {"kinds": sorted(_TRAINERS)}
+
+
+def check_options(*, method: str, train_data, epochs: int, learning_rate: float | None, train_limit: int | None,
+                  compare_ptq: bool, targets) -> QatSettings | None:
+    """Validate the convert options that concern QAT before any work; QatSettings for a QAT run, else None."""
+    if method not in ("ptq", "qat"):
+        raise UsageError(f"unknown --method '{method}'", fix="use ptq (post-training) or qat (quantization-aware "
+                         "training)")
+    if method == "ptq":
+        extra = [opt for opt, given in (("--train-data", train_data is not None), ("--compare-ptq", compare_ptq),
+                                        ("--learning-rate", learning_rate is not None),
+                                        ("--train-limit", train_limit is not None)) if given]
+        if extra:
+            raise UsageError(f"{extra[0]} applies to --method qat only", fix="add --method qat, or drop it")
+        return None
+    if train_data is None:
+        raise UsageError("--method qat needs labelled training images",
+                         fix="pass --train-data fashion-mnist, or a folder with one sub-folder per class, or a .npz "
+                         "with labels")
+    if not any(t.is_quantized for t in targets):
+        raise UsageError("--method qat needs an int8 target",
+                         fix="add e.g. --target tflite-int8,onnx-int8,openvino-int8")
+    if epochs < 1 or (train_limit is not None and train_limit < 1):
+        raise UsageError("--epochs and --train-limit must be at least 1")
+    if learning_rate is not None and not learning_rate > 0:
+        raise UsageError(f"--learning-rate must be positive, not {learning_rate}")
+    return QatSettings(epochs=epochs, learning_rate=learning_rate or DEFAULT_LEARNING_RATE)
