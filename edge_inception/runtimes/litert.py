@@ -62,7 +62,7 @@ class LiteRTSession:
             scale, zp = self._inp["quantization"]
             info = np.iinfo(dtype)
             x = np.clip(np.round(batch / scale) + zp, info.min, info.max)
-        self._interp.set_tensor(self._inp["index"], x.astype(dtype))
+        self._interp.set_tensor(self._inp["index"], x.astype(dtype, copy=False))  # float input: no copy
         self._interp.invoke()
         y = self._interp.get_tensor(self._out["index"])
         if y.dtype != np.float32:
