@@ -13,7 +13,7 @@ def test_main_job_meets_the_foundation_bar(main_job):
     code, out = main_job
     assert code == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["schema_version"] == "1.0"
+    assert report["schema_version"] == "1.1" and report["kind"] == "convert"
     (row,) = report["targets"]
     assert row["status"] == "ok", row["message"]
     acc = row["accuracy"]
