@@ -11,7 +11,8 @@ from edge_inception.errors import InputError, UsageError
 
 def _artifacts(job):
     code, out, rows = job
-    arts = sorted(p for p in out.iterdir() if p.suffix in (".tflite", ".onnx", ".xml"))
+    arts = sorted(p for p in out.iterdir()
+                  if p.suffix in (".tflite", ".onnx", ".xml") and p.name.startswith("inception-mini."))
     assert len(arts) >= 8, [p.name for p in arts]
     return out, arts, rows
 
