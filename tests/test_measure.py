@@ -159,10 +159,10 @@ def test_eval_streams_50000_images_without_holding_them(every_target_job, sample
     from edge_inception.evaluation.accuracy import stream_scores
     from edge_inception.runtimes import get_runtime
 
-    images, labels = sample_arrays["evaluation"]
+    images, y = sample_arrays["evaluation"]
 
     class Repeated(ImageSource):
-        name, labels = "sample x25", labels  # labelled
+        name, labels = "sample x25", y  # labelled
 
         def __len__(self):
             return 25 * len(images)
@@ -170,7 +170,7 @@ def test_eval_streams_50000_images_without_holding_them(every_target_job, sample
         def batches(self, batch_size):
             for _ in range(25):
                 for i in range(0, len(images), batch_size):
-                    yield images[i : i + batch_size, :, :, None], labels[i : i + batch_size]
+                    yield images[i : i + batch_size, :, :, None], y[i : i + batch_size]
 
     _, _, rows = _artifacts(every_target_job)
     art = open_artifact(rows["tflite-int8"]["artifact"])
