@@ -17,3 +17,13 @@ preprocessing = click.option("--preprocessing", type=click.Choice(["unit", "ince
                              "raw 0-255. Artifacts made by edge-inception carry theirs; this overrides it.")
 runtime = click.option("--runtime", type=click.Choice(["litert", "onnxruntime", "openvino", "keras", "torch"]),
                        help="Insist on one runtime (default: chosen from the file).")
+
+
+def parse_shape(ctx, param, value):
+    """--input-shape C,H,W (or CxHxW) -> a tuple of ints."""
+    if value is None:
+        return None
+    try:
+        return tuple(int(v) for v in value.replace("x", ",").split(","))
+    except ValueError:
+        raise click.BadParameter("write it as C,H,W, e.g. 3,299,299") from None

@@ -22,15 +22,6 @@ Examples:
 """
 
 
-def _parse_shape(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        return tuple(int(v) for v in value.replace("x", ",").split(","))
-    except ValueError:
-        raise click.BadParameter("write it as C,H,W, e.g. 3,299,299") from None
-
-
 @click.command("convert", epilog=EPILOG)
 @click.argument("model", required=False)
 @click.option("--target", "targets", default="tflite-int8", show_default=True,
@@ -49,7 +40,7 @@ def _parse_shape(ctx, param, value):
               "mean/std, raw 0-255.")
 @click.option("--weights", type=click.Path(dir_okay=False),
               help="PyTorch state_dict for a factory MODEL (loaded with torch.load(weights_only=True)).")
-@click.option("--input-shape", callback=_parse_shape,
+@click.option("--input-shape", callback=_options.parse_shape,
               help="Input shape C,H,W where it cannot be inferred (TorchScript, factories).")
 @click.option("--latency-runs", type=click.IntRange(min=1), default=50, show_default=True,
               help="Timed runs per artifact (interleaved with its float reference).")

@@ -19,21 +19,12 @@ Examples:
 """
 
 
-def _parse_shape(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        return tuple(int(v) for v in value.replace("x", ",").split(","))
-    except ValueError:
-        raise click.BadParameter("write it as C,H,W, e.g. 3,224,224") from None
-
-
 @click.command("inspect", epilog=EPILOG)
 @click.argument("model", required=False)
 @click.option("--layers", "show_layers", is_flag=True, help="Also print every layer (JSON always has them).")
 @click.option("--weights", type=click.Path(dir_okay=False),
               help="PyTorch state_dict for a factory MODEL (loaded with torch.load(weights_only=True)).")
-@click.option("--input-shape", callback=_parse_shape,
+@click.option("--input-shape", callback=_options.parse_shape,
               help="Input shape C,H,W where it cannot be inferred (PyTorch factories).")
 @_options.framework
 @_options.json_out
