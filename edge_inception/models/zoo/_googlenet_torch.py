@@ -18,6 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+# conv (no bias) -> BatchNorm(eps=1e-3) -> ReLU: torchvision uses the same block for both ports of Google's weights.
+from edge_inception.models.zoo._inception_v3_torch import BasicConv2d
+
 # module name -> (in, 1x1, 3x3 reduce, 3x3, "5x5" reduce, "5x5", pool proj), Table 1 of arXiv 1409.4842
 MODULES = {
     "inception3a": (192, 64, 96, 128, 16, 32, 32),
@@ -36,18 +39,6 @@ class GoogLeNetOutputs(NamedTuple):
     logits: Tensor
     aux_logits2: Tensor | None
     aux_logits1: Tensor | None
-
-
-class BasicConv2d(nn.Module):
-    """conv (no bias) -> BatchNorm(eps=1e-3) -> ReLU, as in torchvision's port of Google's weights."""
-
-    def __init__(self, cin: int, cout: int, **conv_kwargs) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, bias=False, **conv_kwargs)
-        self.bn = nn.BatchNorm2d(cout, eps=0.001)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.relu(self.bn(self.conv(x)), inplace=True)
 
 
 class Inception(nn.Module):
