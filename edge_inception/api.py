@@ -98,7 +98,7 @@ def convert(
         from edge_inception.qat import train_qat
 
         train_src = open_source(train_data, lm.spec, split="train", labelled=True, limit=train_limit)
-        qat = train_qat(lm, train=train_src, calibration=calib, settings=qat_settings)
+        qat = train_qat(lm, train=train_src, calibration=calib, settings=qat_settings, targets=resolved)
 
     out.mkdir(parents=True, exist_ok=True)
     ctx = _Context(lm, out, planned, threads, latency_runs, calib, eval_src, qat=qat, compare_ptq=compare_ptq)

@@ -133,6 +133,9 @@ def test_torch_qat_exports_learned_ranges_to_onnx_and_openvino(tmp_path, torch_q
         assert info["method"] == "qat"
         assert get_verifier(target.format)(dest, target) == []
     graph = onnx.load(str(tmp_path / "m.onnx")).graph
+    # BatchNorm was folded before training: ONNX Runtime can fuse every Conv into an int8 QLinearConv.
+    assert "BatchNormalization" not in {n.op_type for n in graph.node}
+    assert qat.info["batch_norm"].startswith("folded into the preceding conv (37 layers)")
     tensors = [*graph.initializer, *(n.attribute[0].t for n in graph.node if n.op_type == "Constant")]
     scales = {float(numpy_helper.to_array(t)) for t in tensors if t.data_type == onnx.TensorProto.FLOAT and not t.dims}
     assert any(abs(s - want) <= 1e-6 * want for s in scales)
@@ -148,14 +151,44 @@ def test_torch_qat_exports_learned_ranges_to_onnx_and_openvino(tmp_path, torch_q
         assert (top == labels[:200]).mean() >= (float_top == labels[:200]).mean() - 0.05
 
 
-def test_torch_qat_tflite_fails_clearly(tmp_path, torch_qat):
-    from edge_inception.errors import TargetFailed
+def test_torch_qat_for_tflite_deploys_its_trained_ranges(tmp_path, torch_qat, sample_arrays):
+    """PyTorch -> tflite-int8 QAT: PT2E fine-tuning in litert-torch's venv; the .tflite carries the
+    output range training ended with, runs full-integer in LiteRT and agrees with float."""
+    import torch
+    from ai_edge_litert import interpreter as litert
+
+    from edge_inception.exporters import get_verifier
     from edge_inception.targets import get_target
 
-    _, qat = torch_qat
-    with pytest.raises(TargetFailed, match="does not export to TFLite"):
-        qat.export(get_target("tflite-int8"), tmp_path / "m.tflite")
-    assert not (tmp_path / "m.tflite").exists()
+    lm, qat = torch_qat
+    target = get_target("tflite-int8")
+    info = qat.export(target, tmp_path / "m.tflite")
+    assert info["method"] == "qat" and "PT2E" in info["library"]
+    assert get_verifier("tflite")(tmp_path / "m.tflite", target) == []
+    training = info["training"]
+    assert training["train_samples"] == 256 and training["history"][0]["train_top1"] > 0.8
+    scales = training["output_scale"]
+    assert scales["trained"] != scales["calibrated"]  # training moved the range ...
+    interp = litert.Interpreter(model_path=str(tmp_path / "m.tflite"))
+    out = interp.get_output_details()[0]
+    assert out["dtype"] == np.float32  # the profile's float I/O edges
+    logits_int8 = [t for t in interp.get_tensor_details() if t["index"] != out["index"]
+                   and t["name"] == out["name"] + "_int8"]
+    assert logits_int8 and abs(logits_int8[0]["quantization"][0] - scales["trained"]) <= 1e-6 * scales["trained"]
+
+    images, labels = sample_arrays["evaluation"]
+    x = lm.spec.model_input(images[:200, ..., None])
+    with torch.no_grad():
+        float_top = lm.model(torch.from_numpy(x)).argmax(1).numpy()
+    interp.allocate_tensors()
+    tops = []
+    for k in range(len(x)):
+        interp.set_tensor(interp.get_input_details()[0]["index"], x[k : k + 1])
+        interp.invoke()
+        tops.append(int(interp.get_tensor(out["index"]).argmax()))
+    tops = np.array(tops)
+    assert (tops == float_top).mean() >= 0.9
+    assert (tops == labels[:200]).mean() >= (float_top == labels[:200]).mean() - 0.05
 
 
 BRANCH_SCALE = 150.0  # branch_a's range over branch_b's, before their concatenation

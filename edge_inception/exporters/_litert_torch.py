@@ -81,14 +81,10 @@ def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per
             cmd += ["--calibration", str(tmp / "calibration.npy")] + ([] if per_channel else ["--per-tensor"])
         elif float16:
             cmd.append("--float16")
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": _package_root()}
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=worker_env())
         if proc.returncode != 0:
-            lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-            # The exception line, not torch's trailing hints ("Use tlparse to see full graph").
-            errors = [ln for ln in lines if re.match(r"^[\w.]*(Error|Exception)\b.*:", ln)]
-            why = (errors or lines or [f"exit code {proc.returncode}"])[-1]
-            raise TargetFailed(f"litert-torch conversion failed: {why[:300]}")
+            why = worker_error(proc.stderr or proc.stdout, proc.returncode)
+            raise TargetFailed(f"litert-torch conversion failed: {why}")
         flatbuffer = (tmp / "model.tflite").read_bytes()
         if calibration is not None and io_dtype != "int8":
             flatbuffer = with_io_dtype(flatbuffer, io_dtype)
@@ -160,6 +156,19 @@ def with_io_dtype(flatbuffer: bytes, io_dtype: str) -> bytes:
     builder = flatbuffers.Builder(len(flatbuffer) + 4096)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def worker_error(output: str, code: int) -> str:
+    """The exception line of a failed venv worker, not torch's trailing hints ("Use tlparse to see full
+    graph")."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if re.match(r"^[\w.]*(Error|Exception)\b.*:", ln)]
+    return (errors or lines or [f"exit code {code}"])[-1][:300]
+
+
+def worker_env() -> dict:
+    """The venv worker's environment: this package importable, TensorFlow's C++ logging quiet."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": _package_root()}
 
 
 def _package_root() -> str:

@@ -66,9 +66,10 @@ def register_trainer(*kinds: str):
     return deco
 
 
-def train_qat(lm, *, train, calibration, settings: QatSettings) -> QatModel:
+def train_qat(lm, *, train, calibration, settings: QatSettings, targets=None) -> QatModel:
     """Fine-tune ``lm`` (a LoadedModel) on the labelled ImageSource ``train``; ``calibration`` (a
-    CalibrationSet) sets the initial ranges, as post-training quantization would."""
+    CalibrationSet) sets the initial ranges, as post-training quantization would. ``targets`` (the run's
+    Target list) lets a trainer with one route per format (PyTorch) train only the routes needed."""
     import_submodules(__name__)
     if lm.kind not in _TRAINERS:
         raise UsageError(f"quantization-aware training does not support {lm.kind} models",
@@ -77,7 +78,7 @@ def train_qat(lm, *, train, calibration, settings: QatSettings) -> QatModel:
     if not train.labelled:
         raise UsageError(f"{train.name}: QAT training data needs labels",
                          fix="use one sub-folder per class, a .npz with 'labels', or fashion-mnist")
-    return _TRAINERS[lm.kind](lm, train=train, calibration=calibration, settings=settings)
+    return _TRAINERS[lm.kind](lm, train=train, calibration=calibration, settings=settings, targets=targets)
 
 
 def shuffled_batches(src, spec, *, batch_size: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

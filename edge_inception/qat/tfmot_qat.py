@@ -59,7 +59,8 @@ def _tfmot():
 
 
 @register_trainer("keras", "tf_keras")
-def train_keras(lm, *, train, calibration, settings: QatSettings) -> QatModel:
+def train_keras(lm, *, train, calibration, settings: QatSettings, targets=None) -> QatModel:
+    """One tfmot training serves every format (``targets`` is not needed)."""
     from edge_inception.qat.rebuild import check_same_outputs, check_supported, to_tf_keras
     from edge_inception.report.progress import progress
 

@@ -1,0 +1,142 @@
+"""PyTorch QAT for TFLite, run inside the litert-torch venv (see pt2e_qat.py); not imported by the main
+process. torchao's PT2E QAT with litert-torch's own quantizer (``is_qat=True``), so the graph that
+trains is the graph litert-torch lowers, and the fake-quant ranges it ends with are the scales in the
+.tflite file.
+
+    python -m edge_inception.qat._pt2e_worker job.json
+
+job.json: program (a .pt2 exported with a dynamic batch dimension), out (.tflite), calibration,
+train_x, train_y (.npy; train_x is memory-mapped), epochs, learning_rate, batch_size, seed, per_channel,
+history (where the per-epoch loss and train top-1 are written as JSON). Progress goes to stdout as
+``progress <images>`` lines, one per batch, for the parent's bar.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def _patch_litert_torch_patterns() -> None:
+    """litert-torch 0.10's conv+BN QAT annotator hands torchao a plain function to export, which
+    torch >= 2.10's ``torch.export.export`` refuses ("Expected `mod` to be an instance of
+    `torch.nn.Module`"); torchao's own callers wrap their patterns in ``WrapperModule``. Do the same."""
+    import litert_torch.quantize.pt2e_quantizer_utils as utils
+    import torch
+    from torchao.quantization.pt2e import WrapperModule
+
+    original = utils._get_aten_graph_module_for_pattern
+    if getattr(original, "_edge_inception_wrapped", False):
+        return
+
+    def wrapped(pattern, *args, **kwargs):
+        return original(pattern if isinstance(pattern, torch.nn.Module) else WrapperModule(pattern), *args, **kwargs)
+
+    wrapped._edge_inception_wrapped = True
+    utils._get_aten_graph_module_for_pattern = wrapped
+
+
+def _fake_quantizers(model):
+    from torchao.quantization.pt2e.fake_quantize import FakeQuantizeBase
+
+    return [m for m in model.modules() if isinstance(m, FakeQuantizeBase)]
+
+
+def _calibrate(model, samples, batch_size: int = 32) -> None:
+    """Initial ranges: min/max over the calibration set, seen in float (fake quantization off), as
+    post-training calibration would set them. The QAT observers average with a constant of 0.01, so
+    left alone the first calibration batch would decide almost everything."""
+    import torch
+
+    fqs = _fake_quantizers(model)
+    consts = [fq.activation_post_process.averaging_constant for fq in fqs]
+    lo: dict[int, torch.Tensor] = {}
+    hi: dict[int, torch.Tensor] = {}
+    for fq in fqs:
+        fq.disable_fake_quant()
+        fq.activation_post_process.averaging_constant = 1.0  # each batch's own range, accumulated below
+    with torch.no_grad():
+        for i in range(0, len(samples), batch_size):
+            model(torch.from_numpy(samples[i : i + batch_size]))
+            for k, fq in enumerate(fqs):
+                obs = fq.activation_post_process
+                lo[k] = obs.min_val.clone() if k not in lo else torch.minimum(lo[k], obs.min_val)
+                hi[k] = obs.max_val.clone() if k not in hi else torch.maximum(hi[k], obs.max_val)
+        for k, fq in enumerate(fqs):
+            obs = fq.activation_post_process
+            obs.min_val.copy_(lo[k])
+            obs.max_val.copy_(hi[k])
+            obs.averaging_constant = consts[k]
+            scale, zero_point = obs.calculate_qparams()
+            fq.scale.resize_(scale.shape).copy_(scale)
+            fq.zero_point.resize_(zero_point.shape).copy_(zero_point)
+            fq.enable_fake_quant()
+
+
+def _output_scale(model) -> float | None:
+    """The scale of the fake quantizer on the model's output (the logits' int8 scale in the .tflite)."""
+    out = next(n for n in model.graph.nodes if n.op == "output")
+    first = out.args[0][0] if isinstance(out.args[0], (tuple, list)) else out.args[0]
+    if getattr(first, "op", None) != "call_module":
+        return None
+    return float(model.get_submodule(first.target).scale.reshape(-1)[0])
+
+
+def run(job: dict) -> None:
+    import litert_torch
+    import numpy as np
+    import torch
+    from litert_torch.quantize import pt2e_quantizer
+    from litert_torch.quantize.quant_config import QuantConfig
+    from torchao.quantization.pt2e import move_exported_model_to_eval, quantize_pt2e
+
+    _patch_litert_torch_patterns()
+    torch.manual_seed(job["seed"])
+    ep = torch.export.load(job["program"])
+    quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
+        pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=job["per_channel"], is_qat=True))
+    model = quantize_pt2e.prepare_qat_pt2e(ep.module(), quantizer)
+    # BatchNorm on its running statistics (what the deployed, folded conv computes) and no dropout:
+    # the exported graph's train/eval switch.
+    move_exported_model_to_eval(model)
+    _calibrate(model, np.load(job["calibration"]))
+    calibrated_scale = _output_scale(model)
+
+    x_all = np.load(job["train_x"], mmap_mode="r")
+    y_all = np.load(job["train_y"])
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=job["learning_rate"])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    bs = job["batch_size"]
+    history = []
+    for epoch in range(job["epochs"]):
+        order = np.random.default_rng(job["seed"] + epoch).permutation(len(y_all))
+        losses, correct = [], 0
+        for i in range(0, len(order), bs):
+            idx = np.sort(order[i : i + bs])  # sorted: sequential reads from the memory map
+            x, y = torch.from_numpy(np.ascontiguousarray(x_all[idx])), torch.from_numpy(y_all[idx])
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            correct += int((logits.argmax(1) == y).sum())
+            print(f"progress {len(idx)}", flush=True)
+        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "train_top1": correct / len(y_all)})
+
+    trained_scale = _output_scale(model)
+    with torch.no_grad():
+        converted = quantize_pt2e.convert_pt2e(model, fold_quantize=False)
+        example = (torch.from_numpy(np.load(job["calibration"])[:1]),)
+        edge = litert_torch.convert(converted, example, quant_config=QuantConfig(pt2e_quantizer=quantizer))
+    edge.export(job["out"])
+    from importlib.metadata import version
+
+    with open(job["history"], "w") as f:
+        json.dump({"history": history, "torchao": version("torchao"),
+                   "output_scale": {"calibrated": calibrated_scale, "trained": trained_scale}}, f)
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as fh:
+        run(json.load(fh))

@@ -1,0 +1,117 @@
+"""PyTorch QAT for tflite-int8: torchao PT2E QAT with litert-torch's quantizer, in litert-torch's venv.
+
+    tflite = train_for_tflite(lm, train=src, calibration=calib, settings=QatSettings(), per_channel=True)
+    tflite.flatbuffer, tflite.info          # int8 I/O model, what training did
+
+NNCF's fake quantizers (nncf_qat.py) cannot be carried into litert-torch, which lowers only its own PT2E
+graph; so a tflite-int8 target is trained on that graph: the model is exported with a dynamic batch
+dimension, ``prepare_qat_pt2e`` inserts litert-torch's fake quantizers, ranges start at min/max over
+the calibration images, the same Adam loop fine-tunes weights (ranges follow by EMA), and
+``convert_pt2e`` + ``litert_torch.convert`` write the scales training ended with. The work runs in the
+venv as a subprocess (_pt2e_worker.py); its progress lines drive the bar here, and an interrupt kills
+it and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_inception.errors import TargetFailed
+
+
+@dataclass
+class TrainedTflite:
+    flatbuffer: bytes  # int8 input and output, as litert-torch writes it
+    info: dict
+
+
+def _write_training_arrays(train, spec, folder: Path) -> tuple[Path, Path]:
+    """The training split in the model's input layout, as .npy files the venv memory-maps (written
+    batch by batch: a folder of photos never has to fit in memory)."""
+    from numpy.lib.format import open_memmap
+
+    x_path, y_path = folder / "train_x.npy", folder / "train_y.npy"
+    x = open_memmap(x_path, mode="w+", dtype=np.float32, shape=(len(train), spec.channels, spec.height, spec.width))
+    labels = np.empty(len(train), dtype=np.int64)
+    at = 0
+    for images, y in train.batches(256):
+        x[at : at + len(images)] = spec.model_input(images)
+        labels[at : at + len(images)] = y
+        at += len(images)
+    x.flush()
+    del x
+    np.save(y_path, labels)
+    return x_path, y_path
+
+
+def train_for_tflite(lm, *, train, calibration, settings, per_channel: bool = True) -> TrainedTflite:
+    import torch
+
+    from edge_inception.exporters._litert_torch import (
+        LITERT_TORCH_VERSION,
+        SETUP_HINT,
+        VENV,
+        litert_torch_python,
+        worker_env,
+        worker_error,
+    )
+    from edge_inception.report.progress import progress
+
+    python = litert_torch_python()
+    if python is None:
+        raise TargetFailed(f"QAT of a PyTorch model for TFLite needs litert-torch: {SETUP_HINT}")
+    spec = lm.spec
+    with tempfile.TemporaryDirectory(prefix="edge-inception-pt2e-qat-") as tmp:
+        tmp = Path(tmp)
+        example = torch.zeros(2, spec.channels, spec.height, spec.width)
+        batch = torch.export.Dim("batch", min=1, max=max(settings.batch_size, 2) * 64)
+        try:
+            program = torch.export.export(lm.model.eval(), (example,), dynamic_shapes=({0: batch},))
+        except Exception as e:  # noqa: BLE001 - torch.export raises many types
+            raise TargetFailed("torch.export with a dynamic batch (needed to train for TFLite) failed: "
+                               f"{' '.join(str(e).split())[:300]}") from None
+        torch.export.save(program, tmp / "model.pt2")
+        np.save(tmp / "calibration.npy", np.concatenate(list(calibration.float_batches())))
+        x_path, y_path = _write_training_arrays(train, spec, tmp)
+        job = {"program": str(tmp / "model.pt2"), "out": str(tmp / "model.tflite"),
+               "calibration": str(tmp / "calibration.npy"), "train_x": str(x_path), "train_y": str(y_path),
+               "epochs": settings.epochs, "learning_rate": settings.learning_rate,
+               "batch_size": settings.batch_size, "seed": settings.seed, "per_channel": per_channel,
+               "history": str(tmp / "history.json")}
+        (tmp / "job.json").write_text(json.dumps(job))
+        t0 = time.perf_counter()
+        with open(tmp / "stderr.txt", "w+") as err:
+            proc = subprocess.Popen([str(python), "-m", "edge_inception.qat._pt2e_worker", str(tmp / "job.json")],
+                                    stdout=subprocess.PIPE, stderr=err, text=True, env=worker_env())
+            try:
+                total = len(train) * settings.epochs
+                with progress(f"QAT for TFLite (PT2E, {settings.epochs} epoch(s))", total=total) as advance:
+                    for line in proc.stdout:
+                        if line.startswith("progress "):
+                            advance(int(line.split()[1]))
+                code = proc.wait()
+            finally:
+                if proc.poll() is None:  # interrupted: no orphan keeps training
+                    proc.kill()
+                    proc.wait()
+            if code != 0:
+                err.seek(0)
+                raise TargetFailed(f"PT2E QAT for TFLite failed: {worker_error(err.read(), code)}")
+        trained = json.loads((tmp / "history.json").read_text())
+        flatbuffer = (tmp / "model.tflite").read_bytes()
+    info = {"library": f"torchao {trained['torchao']} PT2E QAT with litert-torch {LITERT_TORCH_VERSION} "
+                       f"PT2EQuantizer (is_qat), own venv {VENV}",
+            "weights": f"int8 {'per-channel' if per_channel else 'per-tensor'} symmetric", "activations": "int8",
+            "batch_norm": "frozen (running statistics)", "dropout": "off",
+            "ranges": f"min/max over {len(calibration)} calibration images, then EMA in training",
+            "epochs": settings.epochs, "learning_rate": settings.learning_rate, "batch_size": settings.batch_size,
+            "seed": settings.seed, "train_samples": len(train), "seconds": round(time.perf_counter() - t0, 1),
+            "history": trained["history"], "output_scale": trained["output_scale"]}
+    return TrainedTflite(flatbuffer, info)
