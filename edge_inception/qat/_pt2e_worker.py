@@ -43,30 +43,33 @@ def _fake_quantizers(model):
 
 
 def _calibrate(model, samples, batch_size: int = 32) -> None:
-    """Initial ranges: min/max over the calibration set, seen in float (fake quantization off), as
-    post-training calibration would set them. The QAT observers average with a constant of 0.01, so
-    left alone the first calibration batch would decide almost everything."""
+    """Initial ranges where litert-torch's post-training quantization puts them: each per-tensor
+    activation range from a HistogramObserver (the PTQ config's observer) over the calibration set, seen
+    in float (fake quantization off); weights keep their per-channel min/max. Left alone, the QAT
+    observers (EMA, constant 0.01) would let the first calibration batch decide almost everything."""
     import torch
+    from torchao.quantization.pt2e.observer import HistogramObserver
 
     fqs = _fake_quantizers(model)
-    consts = [fq.activation_post_process.averaging_constant for fq in fqs]
-    lo: dict[int, torch.Tensor] = {}
-    hi: dict[int, torch.Tensor] = {}
-    for fq in fqs:
+    histograms, hooks = {}, []
+    for k, fq in enumerate(fqs):
         fq.disable_fake_quant()
-        fq.activation_post_process.averaging_constant = 1.0  # each batch's own range, accumulated below
+        obs = fq.activation_post_process
+        if obs.qscheme == torch.per_tensor_affine:  # activations (weights are symmetric, per channel)
+            histograms[k] = HistogramObserver(dtype=obs.dtype, qscheme=obs.qscheme, quant_min=obs.quant_min,
+                                              quant_max=obs.quant_max, eps=float(obs.eps))
+            hooks.append(fq.register_forward_pre_hook(lambda _m, args, h=histograms[k]: h(args[0].detach())))
     with torch.no_grad():
         for i in range(0, len(samples), batch_size):
             model(torch.from_numpy(samples[i : i + batch_size]))
-            for k, fq in enumerate(fqs):
-                obs = fq.activation_post_process
-                lo[k] = obs.min_val.clone() if k not in lo else torch.minimum(lo[k], obs.min_val)
-                hi[k] = obs.max_val.clone() if k not in hi else torch.maximum(hi[k], obs.max_val)
+        for hook in hooks:
+            hook.remove()
         for k, fq in enumerate(fqs):
             obs = fq.activation_post_process
-            obs.min_val.copy_(lo[k])
-            obs.max_val.copy_(hi[k])
-            obs.averaging_constant = consts[k]
+            if k in histograms:
+                lo, hi = histograms[k]._non_linear_param_search()
+                obs.min_val.resize_(lo.shape).copy_(lo)
+                obs.max_val.resize_(hi.shape).copy_(hi)
             scale, zero_point = obs.calculate_qparams()
             fq.scale.resize_(scale.shape).copy_(scale)
             fq.zero_point.resize_(zero_point.shape).copy_(zero_point)
