@@ -46,7 +46,8 @@ Examples:
               help="Timed runs per artifact (interleaved with its float reference).")
 @click.option("--method", type=click.Choice(["ptq", "qat"]), default="ptq", show_default=True,
               help="ptq: post-training quantization. qat: fine-tune with fake quantization on --train-data first "
-              "(tfmot for Keras, NNCF for PyTorch), then export with the ranges learned in training.")
+              "(tfmot for Keras; NNCF for PyTorch to ONNX/OpenVINO, torchao PT2E for PyTorch to TFLite), then export "
+              "with the ranges learned in training.")
 @click.option("--train-data", help="QAT training images with labels: a folder with one sub-folder per class, a .npz "
               "with labels, or 'fashion-mnist' (the 60,000-image training split).")
 @click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True, help="QAT epochs.")
