@@ -95,6 +95,27 @@ def shuffled_batches(src, spec, *, batch_size: int, seed: int) -> Iterator[tuple
         yield spec.model_input(images), labels
 
 
+def fit_epoch_torch(model, batches, optimizer, *, on_batch: Callable[[int], None]) -> dict:
+    """One epoch of cross-entropy fine-tuning of a torch ``model`` on numpy (input, label) ``batches``;
+    returns the mean loss and the running train top-1. Shared by NNCF QAT and the PT2E worker."""
+    import torch
+
+    loss_fn = torch.nn.CrossEntropyLoss()
+    losses, correct, seen = [], 0, 0
+    for x, y in batches:
+        x, y = torch.from_numpy(x), torch.from_numpy(y)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+        correct += int((logits.argmax(1) == y).sum())
+        seen += len(y)
+        on_batch(len(y))
+    return {"loss": float(np.mean(losses)), "train_top1": correct / max(seen, 1)}
+
+
 def supported_summary() -> dict[str, list[str]]:
     """Which model kinds have a QAT trainer (for help texts and errors)."""
     import_submodules(__name__)

@@ -93,6 +93,8 @@ def run(job: dict) -> None:
     from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e import move_exported_model_to_eval, quantize_pt2e
 
+    from edge_inception.qat import fit_epoch_torch
+
     _patch_litert_torch_patterns()
     torch.manual_seed(job["seed"])
     ep = torch.export.load(job["program"])
@@ -108,24 +110,18 @@ def run(job: dict) -> None:
     x_all = np.load(job["train_x"], mmap_mode="r")
     y_all = np.load(job["train_y"])
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=job["learning_rate"])
-    loss_fn = torch.nn.CrossEntropyLoss()
     bs = job["batch_size"]
     history = []
-    for epoch in range(job["epochs"]):
-        order = np.random.default_rng(job["seed"] + epoch).permutation(len(y_all))
-        losses, correct = [], 0
+
+    def batches(order):
         for i in range(0, len(order), bs):
             idx = np.sort(order[i : i + bs])  # sorted: sequential reads from the memory map
-            x, y = torch.from_numpy(np.ascontiguousarray(x_all[idx])), torch.from_numpy(y_all[idx])
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(x)
-            loss = loss_fn(logits, y)
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            correct += int((logits.argmax(1) == y).sum())
-            print(f"progress {len(idx)}", flush=True)
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "train_top1": correct / len(y_all)})
+            yield np.ascontiguousarray(x_all[idx]), y_all[idx]
+
+    for epoch in range(job["epochs"]):
+        order = np.random.default_rng(job["seed"] + epoch).permutation(len(y_all))
+        stats = fit_epoch_torch(model, batches(order), optimizer, on_batch=lambda n: print(f"progress {n}", flush=True))
+        history.append({"epoch": epoch + 1, **stats})
 
     trained_scale = _output_scale(model)
     with torch.no_grad():

@@ -28,11 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from edge_inception._native import quiet_native
 from edge_inception.errors import TargetFailed
-from edge_inception.qat import QatModel, QatSettings, onnx_qdq, register_trainer, shuffled_batches
+from edge_inception.qat import QatModel, QatSettings, fit_epoch_torch, onnx_qdq, register_trainer, shuffled_batches
 
 
 def _use_reference_kernels() -> None:
@@ -90,25 +88,13 @@ def _train_nncf(lm, *, train, calibration, settings: QatSettings):
                                fast_bias_correction=True,
                                advanced_parameters=AdvancedQuantizationParameters(overflow_fix=overflow))
     optimizer = torch.optim.Adam(qmodel.parameters(), lr=settings.learning_rate)
-    loss_fn = torch.nn.CrossEntropyLoss()
     history = []
     t0 = time.perf_counter()
     for epoch in range(settings.epochs):
         _train_mode(qmodel)
-        losses, correct, seen = [], 0, 0
         with progress(f"QAT epoch {epoch + 1}/{settings.epochs}", total=len(train)) as advance:
-            for x, y in shuffled_batches(train, lm.spec, batch_size=settings.batch_size, seed=settings.seed + epoch):
-                x, y = torch.from_numpy(x), torch.from_numpy(y)
-                optimizer.zero_grad(set_to_none=True)
-                logits = qmodel(x)
-                loss = loss_fn(logits, y)
-                loss.backward()
-                optimizer.step()
-                losses.append(float(loss.detach()))
-                correct += int((logits.argmax(1) == y).sum())
-                seen += len(y)
-                advance(len(y))
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "train_top1": correct / max(seen, 1)})
+            batches = shuffled_batches(train, lm.spec, batch_size=settings.batch_size, seed=settings.seed + epoch)
+            history.append({"epoch": epoch + 1, **fit_epoch_torch(qmodel, batches, optimizer, on_batch=advance)})
     qmodel.eval()
     info = {"library": f"nncf {nncf.__version__} (torch {torch.__version__})", **settings.to_dict(),
             "train_data": train.name, "train_samples": len(train), "batch_norm": fold_note,
@@ -198,8 +184,9 @@ class TorchQat(QatModel):
 
     def _nncf_model(self, target):
         if self.qmodel is None:
-            raise TargetFailed(f"{target.name}: this QAT run trained for TFLite only; pass the {target.format} "
-                               "target to the same convert to have it trained with NNCF")
+            name = target.name if target is not None else "onnx/openvino"
+            raise TargetFailed(f"{name}: this QAT run trained for TFLite only; pass the ONNX or OpenVINO target "
+                               "to the same convert to have it trained with NNCF")
         return self.qmodel
 
     def qdq_proto(self, target=None):
