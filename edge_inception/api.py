@@ -39,13 +39,15 @@ def convert(
     epochs: int = 1,
     learning_rate: float | None = None,
     train_limit: int | None = None,
+    distill: bool | None = None,
     compare_ptq: bool = False,
 ) -> dict:
     """Convert ``model`` (a zoo name or a path; default the shipped inception-mini) to each target,
     verify every artifact, measure it against its float reference and write ``out/report.json``.
 
     ``method="qat"`` fine-tunes the model with fake quantization on ``train_data`` first (once per run)
-    and exports that model to every int8 target; ``compare_ptq`` also builds and evaluates the PTQ
+    and exports that model to every int8 target (``distill``: add KL divergence to the float model's
+    predictions to the loss; None means yes); ``compare_ptq`` also builds and evaluates the PTQ
     artifact of each int8 target (``row["ptq"]``)."""
     from edge_inception.data.calibration import CalibrationSet
     from edge_inception.data.readers import open_source
@@ -55,7 +57,8 @@ def convert(
 
     resolved = resolve_targets(targets, target_files=target_files)  # validated before any work
     qat_settings = check_options(method=method, train_data=train_data, epochs=epochs, learning_rate=learning_rate,
-                                 train_limit=train_limit, compare_ptq=compare_ptq, targets=resolved)
+                                 train_limit=train_limit, compare_ptq=compare_ptq, targets=resolved,
+                                 distill=distill)
     if threads < 1 or latency_runs < 1:
         raise UsageError("--threads and --latency-runs must be at least 1")
     lm = load_model(model, framework=framework, preprocessing=preprocessing, weights=weights, input_shape=input_shape)

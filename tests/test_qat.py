@@ -76,6 +76,7 @@ def test_cli_unsupported_layer_exits_2_naming_it(tmp_path, run_cli, sample_array
 @pytest.mark.parametrize("argv, message", [
     (["--method", "qat", "--target", "tflite-int8"], "--method qat needs labelled training images"),
     (["--compare-ptq", "--target", "tflite-int8"], "--compare-ptq applies to --method qat only"),
+    (["--no-distill", "--target", "tflite-int8"], "--distill/--no-distill applies to --method qat only"),
     (["--method", "qat", "--train-data", "fashion-mnist", "--target", "tflite-fp32"], "needs an int8 target"),
     (["--method", "qat", "--train-data", "nowhere/", "--target", "onnx-int8"], "nowhere: does not exist"),
 ])
@@ -84,6 +85,80 @@ def test_cli_bad_qat_options_exit_2(tmp_path, run_cli, argv, message):
     assert code == 2, err
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def _distillation_batches(sample_arrays, n=448):
+    """Real Fashion-MNIST pixels, flattened, with every label wrong-footed to class 0: cross-entropy alone
+    drags a model towards always answering 0, distillation pulls it back to its float teacher."""
+    images, _ = sample_arrays["calibration"]
+    x = (images[:n].reshape(n, -1) / 255.0).astype(np.float32)
+    return x, np.zeros(n, dtype=np.int64)
+
+
+def _confident_teacher(dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Linear-classifier weights (dim x 10, bias) whose softmax is peaked, as a trained float model's is."""
+    rng = np.random.default_rng(0)
+    return rng.uniform(-0.7, 0.7, (dim, 10)).astype(np.float32), np.zeros(10, np.float32)
+
+
+def _agreement(a, b) -> float:
+    return float((np.asarray(a).argmax(1) == np.asarray(b).argmax(1)).mean())
+
+
+def test_torch_distillation_pulls_towards_the_float_teacher(sample_arrays):
+    import torch
+
+    from edge_inception.qat import fit_epoch_torch
+
+    x, y = _distillation_batches(sample_arrays)
+    kernel, bias = _confident_teacher(x.shape[1])
+    teacher = torch.nn.Linear(x.shape[1], 10).requires_grad_(False)
+    with torch.no_grad():
+        teacher.weight.copy_(torch.from_numpy(kernel.T))
+        teacher.bias.copy_(torch.from_numpy(bias))
+        want = teacher(torch.from_numpy(x)).numpy()
+    agreement = {}
+    for distill in (False, True):
+        student = torch.nn.Linear(x.shape[1], 10)
+        student.load_state_dict(teacher.state_dict())
+        opt = torch.optim.SGD(student.parameters(), lr=0.01)
+        for _ in range(5):
+            stats = fit_epoch_torch(student, ((x[i:i + 64], y[i:i + 64]) for i in range(0, len(x), 64)), opt,
+                                    on_batch=lambda n: None, teacher=teacher if distill else None)
+        with torch.no_grad():
+            agreement[distill] = _agreement(student(torch.from_numpy(x)), want)
+        assert stats["loss"] > 0
+    assert agreement[False] < 0.2  # the labels alone pull it away from the teacher ...
+    assert agreement[True] > agreement[False] + 0.25  # ... the teacher's predictions hold it back
+
+
+def test_keras_distillation_pulls_towards_the_float_teacher(sample_arrays):
+    from edge_inception.qat.tfmot_qat import _tfmot, _train_step
+
+    _tfmot()
+    import tf_keras
+
+    x, y = _distillation_batches(sample_arrays)
+
+    def linear():
+        return tf_keras.Sequential([tf_keras.Input((x.shape[1],)), tf_keras.layers.Dense(10)])
+
+    teacher = linear()
+    teacher.set_weights(list(_confident_teacher(x.shape[1])))
+    want = teacher(x).numpy()
+    agreement = {}
+    for distill in (False, True):
+        student = linear()
+        student.set_weights(teacher.get_weights())
+        step = _train_step(student, teacher if distill else None, from_logits=True,
+                           optimizer=tf_keras.optimizers.SGD(0.01))
+        for _ in range(5):
+            for i in range(0, len(x), 64):
+                loss, hits = step(x[i:i + 64], y[i:i + 64])
+        agreement[distill] = _agreement(student(x), want)
+        assert float(loss) > 0 and 0 <= int(hits) <= 64
+    assert agreement[False] < 0.2
+    assert agreement[True] > agreement[False] + 0.25
 
 
 @pytest.fixture(scope="module")

@@ -54,6 +54,9 @@ Examples:
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
               help="QAT learning rate (Adam; default 1e-5).")
 @click.option("--train-limit", type=click.IntRange(min=1), help="Train on a seeded random subset of this size.")
+@click.option("--distill/--no-distill", default=None,
+              help="QAT loss: cross-entropy plus KL divergence to the float model's predictions (default), or "
+              "cross-entropy on the labels only.")
 @click.option("--compare-ptq", is_flag=True, help="With --method qat: also build and evaluate the PTQ artifact of "
               "each int8 target, shown beside QAT.")
 @click.option("--gate", "run_gate_after", is_flag=True,
@@ -69,8 +72,8 @@ Examples:
 @_options.force
 @_options.json_out
 def command(model, targets, target_files, calibration, calibration_samples, eval_data, eval_limit, preprocessing,
-            weights, input_shape, latency_runs, method, train_data, epochs, learning_rate, train_limit, compare_ptq,
-            run_gate_after, baseline, gate_config, junit, framework, threads, out, force, as_json):
+            weights, input_shape, latency_runs, method, train_data, epochs, learning_rate, train_limit, distill,
+            compare_ptq, run_gate_after, baseline, gate_config, junit, framework, threads, out, force, as_json):
     """Convert MODEL (default: the shipped inception-mini) to each --target, check every artifact
     against its profile, and compare it with its float reference on the same runtime.
 
@@ -86,7 +89,8 @@ def command(model, targets, target_files, calibration, calibration_samples, eval
                      eval_limit=eval_limit, preprocessing=preprocessing, weights=weights, input_shape=input_shape,
                      out=out, force=force, threads=threads,
                      latency_runs=latency_runs, method=method, train_data=train_data, epochs=epochs,
-                     learning_rate=learning_rate, train_limit=train_limit, compare_ptq=compare_ptq)
+                     learning_rate=learning_rate, train_limit=train_limit, distill=distill,
+                     compare_ptq=compare_ptq)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

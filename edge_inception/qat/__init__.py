@@ -32,6 +32,10 @@ class QatSettings:
     learning_rate: float = DEFAULT_LEARNING_RATE
     batch_size: int = 64
     seed: int = 0
+    # Knowledge distillation: the loss adds KL(float model's softmax || fake-quantized model's softmax)
+    # to cross-entropy on the labels, so fine-tuning pulls the int8 model towards what the float model
+    # predicts, not only towards the labels it was already trained on.
+    distill: bool = True
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -95,10 +99,12 @@ def shuffled_batches(src, spec, *, batch_size: int, seed: int) -> Iterator[tuple
         yield spec.model_input(images), labels
 
 
-def fit_epoch_torch(model, batches, optimizer, *, on_batch: Callable[[int], None]) -> dict:
-    """One epoch of cross-entropy fine-tuning of a torch ``model`` on numpy (input, label) ``batches``;
-    returns the mean loss and the running train top-1. Shared by NNCF QAT and the PT2E worker."""
+def fit_epoch_torch(model, batches, optimizer, *, on_batch: Callable[[int], None], teacher=None) -> dict:
+    """One epoch of cross-entropy fine-tuning of a torch ``model`` (logits out) on numpy (input, label)
+    ``batches``, plus KL divergence to the float ``teacher``'s predictions when one is given; returns the
+    mean loss and the running train top-1. Shared by NNCF QAT and the PT2E worker."""
     import torch
+    import torch.nn.functional as F
 
     loss_fn = torch.nn.CrossEntropyLoss()
     losses, correct, seen = [], 0, 0
@@ -107,6 +113,10 @@ def fit_epoch_torch(model, batches, optimizer, *, on_batch: Callable[[int], None
         optimizer.zero_grad(set_to_none=True)
         logits = model(x)
         loss = loss_fn(logits, y)
+        if teacher is not None:
+            with torch.no_grad():
+                target = F.log_softmax(teacher(x), dim=1)
+            loss = loss + F.kl_div(F.log_softmax(logits, dim=1), target, log_target=True, reduction="batchmean")
         loss.backward()
         optimizer.step()
         losses.append(float(loss.detach()))
@@ -116,6 +126,12 @@ def fit_epoch_torch(model, batches, optimizer, *, on_batch: Callable[[int], None
     return {"loss": float(np.mean(losses)), "train_top1": correct / max(seen, 1)}
 
 
+def loss_description(settings: QatSettings) -> str:
+    """The training loss, in words, for the report."""
+    return ("cross-entropy on the labels + KL divergence to the float model's softmax (distillation)"
+            if settings.distill else "cross-entropy on the labels")
+
+
 def supported_summary() -> dict[str, list[str]]:
     """Which model kinds have a QAT trainer (for help texts and errors)."""
     import_submodules(__name__)
@@ -123,7 +139,7 @@ def supported_summary() -> dict[str, list[str]]:
 
 
 def check_options(*, method: str, train_data, epochs: int, learning_rate: float | None, train_limit: int | None,
-                  compare_ptq: bool, targets) -> QatSettings | None:
+                  compare_ptq: bool, targets, distill: bool | None = None) -> QatSettings | None:
     """Validate the convert options that concern QAT before any work; QatSettings for a QAT run, else None."""
     if method not in ("ptq", "qat"):
         raise UsageError(f"unknown --method '{method}'", fix="use ptq (post-training) or qat (quantization-aware "
@@ -131,7 +147,8 @@ def check_options(*, method: str, train_data, epochs: int, learning_rate: float 
     if method == "ptq":
         extra = [opt for opt, given in (("--train-data", train_data is not None), ("--compare-ptq", compare_ptq),
                                         ("--learning-rate", learning_rate is not None),
-                                        ("--train-limit", train_limit is not None)) if given]
+                                        ("--train-limit", train_limit is not None),
+                                        ("--distill/--no-distill", distill is not None)) if given]
         if extra:
             raise UsageError(f"{extra[0]} applies to --method qat only", fix="add --method qat, or drop it")
         return None
@@ -146,4 +163,5 @@ def check_options(*, method: str, train_data, epochs: int, learning_rate: float 
         raise UsageError("--epochs and --train-limit must be at least 1")
     if learning_rate is not None and not learning_rate > 0:
         raise UsageError(f"--learning-rate must be positive, not {learning_rate}")
-    return QatSettings(epochs=epochs, learning_rate=learning_rate or DEFAULT_LEARNING_RATE)
+    return QatSettings(epochs=epochs, learning_rate=learning_rate or DEFAULT_LEARNING_RATE,
+                       distill=True if distill is None else distill)

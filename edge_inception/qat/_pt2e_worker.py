@@ -7,8 +7,9 @@ trains is the graph litert-torch lowers, and the fake-quant ranges it ends with 
 
 job.json: program (a .pt2 exported with a dynamic batch dimension), out (.tflite), calibration,
 train_x, train_y (.npy; train_x is memory-mapped), epochs, learning_rate, batch_size, seed, per_channel,
-history (where the per-epoch loss and train top-1 are written as JSON). Progress goes to stdout as
-``progress <images>`` lines, one per batch, for the parent's bar.
+distill (the float program's predictions as a second target), history (where the per-epoch loss and
+train top-1 are written as JSON). Progress goes to stdout as ``progress <images>`` lines, one per batch,
+for the parent's bar.
 """
 
 from __future__ import annotations
@@ -107,6 +108,12 @@ def run(job: dict) -> None:
     _calibrate(model, np.load(job["calibration"]))
     calibrated_scale = _output_scale(model)
 
+    teacher = None
+    if job["distill"]:
+        teacher = torch.export.load(job["program"]).module()
+        move_exported_model_to_eval(teacher)
+        teacher.requires_grad_(False)
+
     x_all = np.load(job["train_x"], mmap_mode="r")
     y_all = np.load(job["train_y"])
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=job["learning_rate"])
@@ -120,7 +127,8 @@ def run(job: dict) -> None:
 
     for epoch in range(job["epochs"]):
         order = np.random.default_rng(job["seed"] + epoch).permutation(len(y_all))
-        stats = fit_epoch_torch(model, batches(order), optimizer, on_batch=lambda n: print(f"progress {n}", flush=True))
+        stats = fit_epoch_torch(model, batches(order), optimizer, teacher=teacher,
+                                on_batch=lambda n: print(f"progress {n}", flush=True))
         history.append({"epoch": epoch + 1, **stats})
 
     trained_scale = _output_scale(model)

@@ -30,7 +30,15 @@ from pathlib import Path
 
 from edge_inception._native import quiet_native
 from edge_inception.errors import TargetFailed
-from edge_inception.qat import QatModel, QatSettings, fit_epoch_torch, onnx_qdq, register_trainer, shuffled_batches
+from edge_inception.qat import (
+    QatModel,
+    QatSettings,
+    fit_epoch_torch,
+    loss_description,
+    onnx_qdq,
+    register_trainer,
+    shuffled_batches,
+)
 
 
 def _use_reference_kernels() -> None:
@@ -77,6 +85,7 @@ def _train_nncf(lm, *, train, calibration, settings: QatSettings):
     torch.manual_seed(settings.seed)
     model = copy.deepcopy(lm.model).eval()
     _, fold_note = fold_batch_norms(model)
+    teacher = copy.deepcopy(model).requires_grad_(False) if settings.distill else None  # float, folded, eval
     fix, why = choose_overflow_fix("auto", host_facts()["isa"])
     overflow = {"enable": OverflowFix.ENABLE, "first_layer": OverflowFix.FIRST_LAYER}[fix]
     # NNCF counts items, and statistics are per item: whole calibration batches are fewer, faster calls.
@@ -94,10 +103,12 @@ def _train_nncf(lm, *, train, calibration, settings: QatSettings):
         _train_mode(qmodel)
         with progress(f"QAT epoch {epoch + 1}/{settings.epochs}", total=len(train)) as advance:
             batches = shuffled_batches(train, lm.spec, batch_size=settings.batch_size, seed=settings.seed + epoch)
-            history.append({"epoch": epoch + 1, **fit_epoch_torch(qmodel, batches, optimizer, on_batch=advance)})
+            history.append({"epoch": epoch + 1, **fit_epoch_torch(qmodel, batches, optimizer, on_batch=advance,
+                                                                       teacher=teacher)})
     qmodel.eval()
     info = {"library": f"nncf {nncf.__version__} (torch {torch.__version__})", **settings.to_dict(),
-            "train_data": train.name, "train_samples": len(train), "batch_norm": fold_note,
+            "train_data": train.name, "train_samples": len(train), "loss": loss_description(settings),
+            "batch_norm": fold_note,
             "overflow_fix": fix, "overflow_fix_reason": why,
             "ranges": f"nncf.quantize on {len(calibration)} calibration images, then trained",
             "seconds": round(time.perf_counter() - t0, 1), "history": history}

@@ -7,7 +7,8 @@ NNCF's fake quantizers (nncf_qat.py) cannot be carried into litert-torch, which 
 graph; so a tflite-int8 target is trained on that graph: BatchNorm is folded into its conv (as for
 NNCF), the model is exported with a dynamic batch dimension, ``prepare_qat_pt2e`` inserts
 litert-torch's fake quantizers, ranges start where litert-torch's PTQ would put them (histogram search
-over the calibration images), the same Adam loop fine-tunes weights (ranges follow by EMA), and
+over the calibration images), the same Adam loop (distilling from the float program unless turned off)
+fine-tunes weights (ranges follow by EMA), and
 ``convert_pt2e`` + ``litert_torch.convert`` write the scales training ended with. The work runs in the
 venv as a subprocess (_pt2e_worker.py); its progress lines drive the bar here, and an interrupt kills
 it and leaves nothing behind.
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_inception.errors import TargetFailed
+from edge_inception.qat import loss_description
 
 
 @dataclass
@@ -92,7 +94,7 @@ def train_for_tflite(lm, *, train, calibration, settings, per_channel: bool = Tr
                "calibration": str(tmp / "calibration.npy"), "train_x": str(x_path), "train_y": str(y_path),
                "epochs": settings.epochs, "learning_rate": settings.learning_rate,
                "batch_size": settings.batch_size, "seed": settings.seed, "per_channel": per_channel,
-               "history": str(tmp / "history.json")}
+               "distill": settings.distill, "history": str(tmp / "history.json")}
         (tmp / "job.json").write_text(json.dumps(job))
         t0 = time.perf_counter()
         with open(tmp / "stderr.txt", "w+") as err:
@@ -121,6 +123,7 @@ def train_for_tflite(lm, *, train, calibration, settings, per_channel: bool = Tr
             "ranges": f"HistogramObserver over {len(calibration)} calibration images (as litert-torch PTQ), "
                       "then EMA in training",
             "epochs": settings.epochs, "learning_rate": settings.learning_rate, "batch_size": settings.batch_size,
-            "seed": settings.seed, "train_samples": len(train), "seconds": round(time.perf_counter() - t0, 1),
+            "seed": settings.seed, "distill": settings.distill, "loss": loss_description(settings),
+            "train_samples": len(train), "seconds": round(time.perf_counter() - t0, 1),
             "history": trained["history"], "output_scale": trained["output_scale"]}
     return TrainedTflite(flatbuffer, info)

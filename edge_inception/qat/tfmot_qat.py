@@ -10,7 +10,8 @@ TF_USE_LEGACY_KERAS (measured with TF 2.21 / tfmot 0.8.1); a Keras 3 model is re
 
 Steps: quantize_model -> ranges initialised by min/max over the calibration set (tfmot starts every
 activation range at [-6, 6] and moves it by an EMA with decay 0.999, which one epoch does not undo) ->
-BatchNormalization frozen (inference statistics, as deployed) -> Adam fine-tuning -> exports:
+BatchNormalization frozen (inference statistics, as deployed) -> Adam fine-tuning (cross-entropy, plus
+distillation from the float model unless turned off) -> exports:
 - tflite: TFLiteConverter on the QAT model with no representative dataset, so every activation range is
   a FakeQuant range from training (a missing one leaves a float op, which the full-integer verifier
   refuses, rather than being calibrated);
@@ -30,7 +31,14 @@ import numpy as np
 
 from edge_inception._native import quiet_native
 from edge_inception.errors import TargetFailed, UsageError
-from edge_inception.qat import QatModel, QatSettings, onnx_qdq, register_trainer, shuffled_batches
+from edge_inception.qat import (
+    QatModel,
+    QatSettings,
+    loss_description,
+    onnx_qdq,
+    register_trainer,
+    shuffled_batches,
+)
 
 
 def _tfmot():
@@ -83,27 +91,56 @@ def train_keras(lm, *, train, calibration, settings: QatSettings, targets=None) 
     last = lm.model.layers[-1]
     from_logits = getattr(getattr(last, "activation", None), "__name__", "") != "softmax" \
         and type(last).__name__ != "Softmax"
-    qmodel.compile(optimizer=tf_keras.optimizers.Adam(settings.learning_rate),
-                   loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
-                   metrics=["accuracy"])
+    step = _train_step(qmodel, base if settings.distill else None, from_logits=from_logits,
+                       optimizer=tf_keras.optimizers.Adam(settings.learning_rate))
     history = []
     t0 = time.perf_counter()
     for epoch in range(settings.epochs):
         losses, correct, seen = [], 0, 0
         with progress(f"QAT epoch {epoch + 1}/{settings.epochs}", total=len(train)) as advance:
             for x, y in shuffled_batches(train, lm.spec, batch_size=settings.batch_size, seed=settings.seed + epoch):
-                loss, acc = qmodel.train_on_batch(x, y)
+                loss, hits = step(x, y)
                 losses.append(float(loss))
-                correct += float(acc) * len(y)
+                correct += int(hits)
                 seen += len(y)
                 advance(len(y))
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "train_top1": correct / max(seen, 1)})
     info = {"library": f"tensorflow-model-optimization {_version(tfmot)} on tf_keras {tf_keras.__version__}",
             "rebuilt_from": lm.kind, "rebuild_max_abs_diff": diff, **settings.to_dict(),
-            "train_data": train.name, "train_samples": len(train), "batch_norm": f"frozen ({frozen} layers)",
+            "train_data": train.name, "train_samples": len(train), "loss": loss_description(settings),
+            "batch_norm": f"frozen ({frozen} layers)",
             "ranges": f"min/max over {n_calib} calibration images, then learned (EMA) in training",
             "seconds": round(time.perf_counter() - t0, 1), "history": history}
     return KerasQat(qmodel, lm, info)
+
+
+def _train_step(qmodel, teacher, *, from_logits: bool, optimizer):
+    """A compiled training step: cross-entropy on the labels, plus KL divergence from the float
+    ``teacher``'s softmax when given (its outputs are computed without gradient, in inference mode).
+    Returns (loss, number of correct top-1 predictions in the batch)."""
+    import tensorflow as tf
+
+    def log_probs(out):  # log-softmax of logits is exact; a softmax output can only be clipped
+        return tf.nn.log_softmax(out) if from_logits else tf.math.log(tf.clip_by_value(out, 1e-7, 1.0))
+
+    @tf.function(reduce_retracing=True)
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            out = qmodel(x, training=True)
+            loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, out, from_logits=from_logits))
+            if teacher is not None:
+                log_t = tf.stop_gradient(log_probs(teacher(x, training=False)))
+                kl = tf.reduce_sum(tf.exp(log_t) * (log_t - log_probs(out)), axis=-1)
+                loss += tf.reduce_mean(kl)
+            if qmodel.losses:
+                loss += tf.add_n(qmodel.losses)
+        grads = tape.gradient(loss, qmodel.trainable_variables)
+        optimizer.apply_gradients(zip(grads, qmodel.trainable_variables, strict=True))
+        hits = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(out, axis=-1, output_type=tf.int64), tf.cast(y, tf.int64)),
+                                     tf.int32))
+        return loss, hits
+
+    return step
 
 
 def _version(module) -> str:
