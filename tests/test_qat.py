@@ -226,6 +226,57 @@ def test_torch_qat_exports_learned_ranges_to_onnx_and_openvino(tmp_path, torch_q
         assert (top == labels[:200]).mean() >= (float_top == labels[:200]).mean() - 0.05
 
 
+def _qdq_conv_graph():
+    """x -> Q/DQ -> Conv (int8 weights) -> Q/DQ -> y, int8 everywhere, one zero-point constant shared by
+    the activations and the weights (as exporters deduplicate constants)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(np.int8(0), "zero"), numpy_helper.from_array(np.float32(0.02), "s_in"),
+             numpy_helper.from_array(np.float32(0.05), "s_out"), numpy_helper.from_array(np.float32(0.01), "s_w"),
+             numpy_helper.from_array(rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8), "w_q")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s_in", "zero"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "s_in", "zero"], ["xd"]),
+             helper.make_node("DequantizeLinear", ["w_q", "s_w", "zero"], ["w"]),
+             helper.make_node("Conv", ["xd", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("QuantizeLinear", ["c", "s_out", "zero"], ["cq"]),
+             helper.make_node("DequantizeLinear", ["cq", "s_out", "zero"], ["y"])]
+    graph = helper.make_graph(nodes, "qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("weights", [True, False])
+def test_uint8_rewrite_is_exact_and_fuses(weights, tmp_path):
+    """to_uint8: U8U8 (weights too) or U8S8 (activations only, a shared zero point copied); the same
+    outputs bit for bit, and ONNX Runtime fuses the conv into one int8 QLinearConv."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    from edge_inception.qat.onnx_qdq import to_uint8
+
+    x = np.random.default_rng(1).normal(size=(1, 3, 8, 8)).astype(np.float32)  # shapes only: an exactness check
+    model = _qdq_conv_graph()
+    before = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    assert to_uint8(model, weights=weights) == 1  # one zero-point tensor: "zero", or the activations' copy of it
+    tensors = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    assert ("zero__activation" in tensors) == (not weights)
+    assert tensors["w_q"].dtype == (np.uint8 if weights else np.int8)
+    assert tensors["zero"].dtype == (np.uint8 if weights else np.int8)
+    acts = [n.input[2] for n in model.graph.node if n.op_type == "QuantizeLinear"]
+    assert {tensors[a].dtype for a in acts} == {np.dtype(np.uint8)}
+    onnx.checker.check_model(model)
+    after = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(after, before)
+
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(model.SerializeToString(), opts)
+    ops = [n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node]
+    assert "QLinearConv" in ops and "Conv" not in ops
+
+
 def test_torch_qat_for_tflite_deploys_its_trained_ranges(tmp_path, torch_qat, sample_arrays):
     """PyTorch -> tflite-int8 QAT: PT2E fine-tuning in litert-torch's venv; the .tflite carries the
     output range training ended with, runs full-integer in LiteRT and agrees with float."""

@@ -25,8 +25,9 @@ def test_torch_twin_to_every_int8_target(tmp_path, run_cli):
         assert row["reference"]["target"] in ("tflite-fp32", "onnx-fp32", "openvino-fp32")
         assert row["verification"]["ok"]  # tflite-int8: every operator integer
     onnx_row = next(r for r in report["targets"] if r["target"] == "onnx-int8")
-    expected = "int8" if report["host"]["isa"]["vnni"] else "uint8"
-    assert onnx_row["conversion"]["activations"] == expected and onnx_row["conversion"]["isa_reason"]
+    expected = "int8" if report["host"]["isa"]["vnni"] else "uint8"  # U8S8 with VNNI, U8U8 without
+    conv = onnx_row["conversion"]
+    assert conv["activations"] == "uint8" and conv["weights"].split()[0] == expected and conv["isa_reason"]
 
 
 def test_torch_float_targets_match_the_module(tmp_path, run_cli):

@@ -9,8 +9,9 @@ Two exact rewrites, no re-calibration:
   QuantizeLinear/DequantizeLinear with the same scale and zero point (max and concatenation of grid
   values stay on the grid), so every Conv visibly takes int8 data, as ONNX Runtime's quantizer writes it.
 - ``to_uint8``: int8 tensors become uint8 with zero point + 128 (the same real values) where the
-  onnx-int8 profile's types resolve to uint8 for this CPU (x86 without VNNI: S8S8 and U8S8 saturate
-  in ONNX Runtime's int16 kernels, see quantizers/ort_ptq.py).
+  onnx-int8 profile's types resolve to uint8 for this CPU: activations only with VNNI (U8S8, the pair
+  ONNX Runtime fuses into int8 convolutions there), weights too on x86 without VNNI (U8U8: S8S8 and
+  U8S8 saturate in ONNX Runtime's int16 kernels), see quantizers/ort_ptq.py.
 """
 
 from __future__ import annotations
@@ -141,16 +142,34 @@ def drop_relu_before_quantize(proto) -> int:
     return len(drop)
 
 
-def to_uint8(proto) -> int:
-    """Rewrite every int8 quantized tensor as uint8 (zero point + 128): exact, returns the count."""
+def to_uint8(proto, *, weights: bool = True) -> int:
+    """Rewrite int8 quantized tensors as uint8 (zero point + 128): exact, returns the count of zero
+    points rewritten. ``weights=False`` leaves constant (weight) tensors int8 — U8S8, the pair ONNX
+    Runtime's VNNI kernels take — giving an activation that shares its zero-point tensor with a weight
+    (exporters deduplicate constants) a copy of its own."""
+    from onnx import numpy_helper
+
     graph = proto.graph
     inits, consts = _tensor_tables(graph)
+
+    def is_weight(node) -> bool:
+        return node.op_type == "DequantizeLinear" and (node.input[0] in inits or node.input[0] in consts)
+
+    qdq = [n for n in graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) >= 3]
+    weight_zps = {n.input[2] for n in qdq if is_weight(n)}
     done: set[str] = set()
     count = 0
-    for node in graph.node:
-        if node.op_type not in ("QuantizeLinear", "DequantizeLinear") or len(node.input) < 3:
+    for node in qdq:
+        if not weights and is_weight(node):
             continue
         zp_name = node.input[2]
+        if not weights and zp_name in weight_zps:  # shared with a weight that stays int8: a copy of its own
+            copy_name = f"{zp_name}__activation"
+            if copy_name not in inits:
+                inits[copy_name] = numpy_helper.from_array(_read(zp_name, inits, consts), copy_name)
+                graph.initializer.append(inits[copy_name])
+                inits[copy_name] = graph.initializer[-1]
+            node.input[2] = zp_name = copy_name
         zp = _read(zp_name, inits, consts)
         if zp.dtype != np.int8 and zp_name not in done:
             continue
@@ -159,7 +178,7 @@ def to_uint8(proto) -> int:
             done.add(zp_name)
             count += 1
         x = node.input[0]
-        if node.op_type == "DequantizeLinear" and x not in done and (x in inits or x in consts):
+        if weights and is_weight(node) and x not in done:
             data = _read(x, inits, consts)
             if data.dtype == np.int8:
                 _write(x, (data.astype(np.int16) + 128).astype(np.uint8), inits, consts)
@@ -191,11 +210,12 @@ def write_onnx(proto, lm: LoadedModel, dest: Path, *, target, converter: str) ->
     pools = propagate_through_pools(proto)
     q = target.quantizer
     act, wt, reason = choose_ort_types(host_facts()["isa"], q.get("activations", "auto"), q.get("weights", "auto"))
-    rewritten = to_uint8(proto) if "uint8" in (act, wt) else 0
+    rewritten = to_uint8(proto, weights=wt == "uint8") if act == "uint8" else 0
     relus = drop_relu_before_quantize(proto)  # after to_uint8: a post-ReLU range then has zero point 0
     save_onnx(proto, dest)
     return {"converter": converter, "format": "QDQ", "ranges": "learned in training (not re-calibrated)",
-            "types": "uint8 (int8 tensors shifted by 128, exact)" if rewritten else "as trained (int8/uint8)",
+            "types": (f"{act} activations, {wt} weights (int8 tensors shifted by 128, exact)" if rewritten
+                      else "as trained (int8/uint8)"),
             "isa_reason": reason, "qdq_added_after_pools_and_concats": pools,
             "relu_folded_into_quantize": relus}
 
