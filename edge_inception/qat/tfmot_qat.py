@@ -127,11 +127,11 @@ def _train_step(qmodel, teacher, *, from_logits: bool, optimizer):
     def step(x, y):
         with tf.GradientTape() as tape:
             out = qmodel(x, training=True)
-            loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, out, from_logits=from_logits))
+            log_s = log_probs(out)
+            loss = -tf.reduce_mean(tf.gather(log_s, tf.cast(y, tf.int32), batch_dims=1))  # cross-entropy
             if teacher is not None:
                 log_t = tf.stop_gradient(log_probs(teacher(x, training=False)))
-                kl = tf.reduce_sum(tf.exp(log_t) * (log_t - log_probs(out)), axis=-1)
-                loss += tf.reduce_mean(kl)
+                loss += tf.reduce_mean(tf.reduce_sum(tf.exp(log_t) * (log_t - log_s), axis=-1))  # KL(t || s)
             if qmodel.losses:
                 loss += tf.add_n(qmodel.losses)
         grads = tape.gradient(loss, qmodel.trainable_variables)
