@@ -17,10 +17,10 @@ def _artifacts(job):
     return out, arts, rows
 
 
-def test_eval_every_artifact_against_its_float_reference(every_target_job, run_cli):
+def test_eval_every_artifact_against_its_float_reference(every_target_job, run_cli, tmp_path):
     out, arts, rows = _artifacts(every_target_job)
     code, stdout, err = run_cli("eval", *map(str, arts), "--data", "sample", "--limit", "400",
-                                "--reference", "inception-mini", "--out", str(out / "eval"), "--json")
+                                "--reference", "inception-mini", "--out", str(tmp_path / "eval"), "--json")
     assert code == 0, err
     report = json.loads(stdout)
     assert report["schema_version"].startswith("1.") and report["kind"] == "eval"
@@ -35,7 +35,7 @@ def test_eval_every_artifact_against_its_float_reference(every_target_job, run_c
         assert lo <= acc["delta_points"] <= hi
         assert acc["delta_points"] == pytest.approx((acc["top1"] - acc["float_top1"]) * 100, abs=1e-6)
         assert 0 <= acc["mcnemar_p"] <= 1 and acc["cosine"] > 0.99
-    assert (out / "eval" / "eval.json").is_file()
+    assert (tmp_path / "eval" / "eval.json").is_file()
 
 
 def test_eval_agrees_with_convert_on_the_same_data(every_target_job):
@@ -61,9 +61,9 @@ def test_eval_without_labels_measures_fidelity(every_target_job, image_folders):
         ei.evaluate([rows["tflite-int8"]["artifact"]], data=image_folders["calibration"])
 
 
-def test_bench_every_artifact(every_target_job, run_cli):
+def test_bench_every_artifact(every_target_job, run_cli, tmp_path):
     out, arts, _ = _artifacts(every_target_job)
-    code, stdout, err = run_cli("bench", *map(str, arts), "--runs", "20", "--json", "--out", str(out / "bench"))
+    code, stdout, err = run_cli("bench", *map(str, arts), "--runs", "20", "--json", "--out", str(tmp_path / "bench"))
     assert code == 0, err
     report = json.loads(stdout)
     assert report["kind"] == "bench" and len(report["targets"]) == len(arts)
@@ -74,7 +74,7 @@ def test_bench_every_artifact(every_target_job, run_cli):
         assert lat["throughput_ips"] == pytest.approx(1000 / lat["p50_ms"])
         assert row["load_ms"] > 0 and row["peak_rss_mb"] > 50 and row["size_bytes"] > 100_000
         assert row["engine"]["threads"] == 2
-    assert (out / "bench" / "bench.json").is_file()
+    assert (tmp_path / "bench" / "bench.json").is_file()
 
 
 def test_bench_interleaves_with_a_reference_and_stops_on_precision(every_target_job):
