@@ -166,9 +166,8 @@ def to_uint8(proto, *, weights: bool = True) -> int:
         if not weights and zp_name in weight_zps:  # shared with a weight that stays int8: a copy of its own
             copy_name = f"{zp_name}__activation"
             if copy_name not in inits:
-                inits[copy_name] = numpy_helper.from_array(_read(zp_name, inits, consts), copy_name)
-                graph.initializer.append(inits[copy_name])
-                inits[copy_name] = graph.initializer[-1]
+                graph.initializer.append(numpy_helper.from_array(_read(zp_name, inits, consts), copy_name))
+                inits[copy_name] = graph.initializer[-1]  # the stored proto, which _write updates in place
             node.input[2] = zp_name = copy_name
         zp = _read(zp_name, inits, consts)
         if zp.dtype != np.int8 and zp_name not in done:
