@@ -26,9 +26,9 @@ def main() -> None:
     args = ap.parse_args()
 
     import edge_inception
+    from edge_inception._core.host import host_facts
     from edge_inception.quantizers.ort_ptq import choose_ort_types
     from edge_inception.report.table import print_convert_table
-    from edge_inception.runtimes.host import host_facts
 
     shipped = Path(edge_inception.__file__).parent / "targets" / "onnx-int8.toml"
     with tempfile.TemporaryDirectory(prefix="onnx-int8-types-") as tmp:

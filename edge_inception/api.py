@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from edge_inception import __version__
-from edge_inception.errors import InputError, TargetFailed, UsageError
+from edge_inception._core.errors import InputError, TargetFailed, UsageError
 
 REPORT_SCHEMA_VERSION = "1.1"
 
@@ -107,7 +107,7 @@ def convert(
     ctx = _Context(lm, out, planned, threads, latency_runs, calib, eval_src, qat=qat, compare_ptq=compare_ptq)
     rows = [ctx.run_target(t) for t in resolved]
     report = _report(lm, ctx, rows)
-    from edge_inception.report.io import atomic_write_text
+    from edge_inception._core.atomic import atomic_write_text
     from edge_inception.report.views import write_views
 
     atomic_write_text(report_path, json.dumps(report, indent=2) + "\n")
@@ -130,10 +130,10 @@ class _Context:
         self._source_session = None
 
     def _build(self, target, *, ptq: bool = False) -> dict:
+        from edge_inception._core.progress import progress
         from edge_inception.artifacts import embed_spec
         from edge_inception.exporters import get_exporter, get_verifier
         from edge_inception.quantizers import get_quantizer
-        from edge_inception.report.progress import progress
 
         dest = self.planned[f"{target.name}:ptq" if ptq else target.name]
         with progress(f"{target.name}: converting" + (" (PTQ, for comparison)" if ptq else "")):
@@ -258,7 +258,7 @@ class _Context:
 
 
 def _latency_notes(row: dict, target) -> list[str]:
-    from edge_inception.runtimes.host import host_facts
+    from edge_inception._core.host import host_facts
 
     notes = []
     lat = row.get("latency", {})
@@ -274,7 +274,7 @@ def _latency_notes(row: dict, target) -> list[str]:
 
 
 def _report(lm, ctx: _Context, rows: list[dict]) -> dict:
-    from edge_inception.runtimes.host import host_facts
+    from edge_inception._core.host import host_facts
 
     return {
         "schema_version": REPORT_SCHEMA_VERSION,

@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from edge_inception.errors import InputError, UsageError
+from edge_inception._core.errors import InputError, UsageError
 from edge_inception.models.spec import ModelSpec, Preprocessing
 
 TFLITE_SPEC_KEY = "edge_inception.spec"
@@ -78,7 +78,7 @@ def embed_tflite_spec(path: str | Path, spec: ModelSpec) -> None:
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
-    from edge_inception.report.io import atomic_path
+    from edge_inception._core.atomic import atomic_path
 
     path = Path(path)
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(path.read_bytes(), 0))

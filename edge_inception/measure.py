@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_inception import __version__
-from edge_inception.errors import InputError, UsageError
+from edge_inception._core.errors import InputError, UsageError
 
 
 def _reference(ref: str | Path, *, framework: str, preprocessing: str | None, threads: int):
@@ -70,8 +70,8 @@ def _check_same_input(arts, ref_spec=None) -> None:
 
 
 def _header(kind: str, arts, settings: dict) -> dict:
+    from edge_inception._core.host import host_facts
     from edge_inception.api import REPORT_SCHEMA_VERSION
-    from edge_inception.runtimes.host import host_facts
 
     spec = arts[0].spec
     return {
@@ -108,7 +108,7 @@ def _check_out(out, force: bool, stem: str) -> None:
 def _write(report: dict, out, force: bool, stem: str) -> dict:
     if out is None:
         return report
-    from edge_inception.report.io import atomic_write_text
+    from edge_inception._core.atomic import atomic_write_text
 
     _check_out(out, force, stem)
     out = Path(out)
@@ -246,8 +246,8 @@ def _load_and_time(art, threads, images, ref, runs, rule, warmup) -> dict:
 
     import psutil
 
+    from edge_inception._core.progress import progress
     from edge_inception.evaluation.latency import paired_latency, time_session
-    from edge_inception.report.progress import progress
     from edge_inception.runtimes import get_runtime
 
     proc = psutil.Process()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_inception.errors import InputError
+from edge_inception._core.errors import InputError
 from edge_inception.evaluation.stats import decode_bits, encode_bits, paired_delta_ci, proportion_ci
 from edge_inception.gating import gate
 

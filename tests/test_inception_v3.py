@@ -125,7 +125,7 @@ def test_torch_forward_eval_returns_logits_only(torch_model, torch_model_aux):
 
 
 def test_keras_parameter_count_and_forward():
-    from edge_inception._native import import_tensorflow
+    from edge_inception._core.native import import_tensorflow
 
     import_tensorflow()
     model = inception_v3.build_keras()

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from edge_inception.errors import InputError
+from edge_inception._core.errors import InputError
 from edge_inception.inspect import inspect_model
 
 # The textbook case (GoogLeNet paper, section 4; e.g. Andrew Ng's "1x1 convolutions" lecture):
@@ -34,7 +34,7 @@ def _module(keras, *, padding_3x3="same", name="inception_3a"):
 
 @pytest.fixture(scope="module")
 def keras():
-    from edge_inception._native import import_tensorflow
+    from edge_inception._core.native import import_tensorflow
 
     import_tensorflow()
     import keras

@@ -1,6 +1,6 @@
 import pytest
 
-from edge_inception.report.io import atomic_path, atomic_write_text
+from edge_inception._core.atomic import atomic_path, atomic_write_text
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):

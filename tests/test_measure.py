@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import edge_inception as ei
-from edge_inception.errors import InputError, UsageError
+from edge_inception._core.errors import InputError, UsageError
 
 
 def _artifacts(job):

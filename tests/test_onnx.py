@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from edge_inception.errors import InputError
+from edge_inception._core.errors import InputError
 from edge_inception.exporters.onnx import verify_onnx
 from edge_inception.quantizers.ort_ptq import choose_ort_types
 from edge_inception.targets import get_target
@@ -25,7 +25,7 @@ def onnx_job(every_target_job):
 
 
 def test_onnx_int8_holds_accuracy_with_the_isa_choice(onnx_job):
-    from edge_inception.runtimes.host import host_facts
+    from edge_inception._core.host import host_facts
 
     code, out, rows = onnx_job
     assert code == 0

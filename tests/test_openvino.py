@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_inception.errors import InputError
+from edge_inception._core.errors import InputError
 from edge_inception.exporters.openvino import verify_openvino
 from edge_inception.quantizers.nncf_ptq import choose_overflow_fix
 from edge_inception.runtimes import get_runtime
@@ -173,7 +173,7 @@ def test_failed_save_leaves_nothing_behind(tmp_path, monkeypatch):
 
 
 def test_settings_nncf_cannot_honour_are_refused(tmp_path):
-    from edge_inception.errors import UsageError
+    from edge_inception._core.errors import UsageError
     from edge_inception.quantizers import get_quantizer
     from edge_inception.targets import load_target_file
 

@@ -170,7 +170,7 @@ def _write(tmp_path, body: str, head: str = ""):
     ('[quantizer.extra]\n', "'extra'", "per_channel"),
 ])
 def test_user_profile_with_a_bad_key_or_value_names_it_and_the_allowed(tmp_path, body, named, allowed):
-    from edge_inception.errors import InputError
+    from edge_inception._core.errors import InputError
 
     with pytest.raises(InputError) as e:
         load_target_file(_write(tmp_path, body))
@@ -179,7 +179,7 @@ def test_user_profile_with_a_bad_key_or_value_names_it_and_the_allowed(tmp_path,
 
 
 def test_contradictory_constraints_are_refused_on_load(tmp_path):
-    from edge_inception.errors import InputError
+    from edge_inception._core.errors import InputError
 
     with pytest.raises(InputError, match="io_dtype = 'uint8' is not in"):
         load_target_file(_write(tmp_path, '[constraints]\nio_dtypes = ["int8"]\n'))

@@ -4,7 +4,7 @@ and the learned ranges being the deployed ones."""
 import numpy as np
 import pytest
 
-from edge_inception.errors import UsageError
+from edge_inception._core.errors import UsageError
 
 
 def _sample_batch(spec, sample_arrays, n=32):

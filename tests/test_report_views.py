@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_inception.errors import UsageError
+from edge_inception._core.errors import UsageError
 from edge_inception.report.html import render_html
 from edge_inception.report.markdown import render_markdown
 from edge_inception.report.views import load_report, main, write_views

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_inception.errors import InputError
+from edge_inception._core.errors import InputError
 from edge_inception.runtimes import get_runtime, list_runtimes
 
 

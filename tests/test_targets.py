@@ -2,7 +2,7 @@
 
 import pytest
 
-from edge_inception.errors import InputError
+from edge_inception._core.errors import InputError
 from edge_inception.targets import get_target, list_targets, load_target_file, resolve_targets
 
 

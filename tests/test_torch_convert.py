@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from edge_inception.errors import TargetFailed
+from edge_inception._core.errors import TargetFailed
 from edge_inception.exporters._torch import torch_to_onnx
 from edge_inception.models.spec import ModelSpec
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from edge_inception.errors import InputError, UsageError
+from edge_inception._core.errors import InputError, UsageError
 from edge_inception.models.loader import load_model
 
 NET = '''

@@ -53,7 +53,7 @@ def n_params(model) -> int:
 
 @pytest.fixture(scope="module")
 def tf():
-    from edge_inception._native import import_tensorflow
+    from edge_inception._core.native import import_tensorflow
 
     return import_tensorflow()
 
@@ -147,7 +147,7 @@ def test_keras_inception_resnet_v2_count(tf, tmp_path):
     # The parameter count does not depend on the input size; 75x75 (the smallest it takes) builds faster.
     model = inception_resnet_v2.build_keras(input_shape=(75, 75, 3))
     assert model.count_params() == IRV2_PARAMS
-    from edge_inception.errors import InputError
+    from edge_inception._core.errors import InputError
 
     with pytest.raises(InputError, match="does not exist"):
         inception_resnet_v2.build_keras(weights=tmp_path / "missing.h5")

@@ -7,7 +7,7 @@ import sys
 import click
 
 from edge_inception import __version__
-from edge_inception.errors import EdgeInceptionError
+from edge_inception._core.errors import EdgeInceptionError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

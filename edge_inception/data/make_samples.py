@@ -12,8 +12,8 @@ import io
 
 import numpy as np
 
+from edge_inception._core.atomic import atomic_write_bytes
 from edge_inception.data.readers import SAMPLE_FILE, read_fashion_mnist
-from edge_inception.report.io import atomic_write_bytes
 
 
 def stratified(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:

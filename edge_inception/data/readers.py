@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_inception.errors import InputError
+from edge_inception._core.errors import InputError
 from edge_inception.models.spec import ModelSpec
 
 FASHION_MNIST_DIR = Path(os.environ.get("EDGE_INCEPTION_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))

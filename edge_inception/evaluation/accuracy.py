@@ -19,10 +19,10 @@ import hashlib
 
 import numpy as np
 
+from edge_inception._core.progress import progress
 from edge_inception.data.readers import ImageSource
 from edge_inception.evaluation import stats
 from edge_inception.models.spec import ModelSpec
-from edge_inception.report.progress import progress
 
 
 class Fingerprint:

@@ -19,9 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edge_inception.errors import TargetFailed
+from edge_inception._core.atomic import atomic_path
+from edge_inception._core.errors import TargetFailed
 from edge_inception.models.spec import ModelSpec
-from edge_inception.report.io import atomic_path
 
 LITERT_TORCH_VERSION = "0.10.0"
 VENV = Path(os.environ.get("EDGE_INCEPTION_LITERT_TORCH_VENV",
@@ -40,7 +40,7 @@ def setup() -> Path:
     pip's resolver warns there about packages of the outer environment whose pins the venv's own
     typing_extensions/pydantic do not meet; they are not used there, so its output is shown only on
     failure."""
-    from edge_inception.errors import EdgeInceptionError
+    from edge_inception._core.errors import EdgeInceptionError
 
     if litert_torch_python():
         return VENV

@@ -13,8 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from edge_inception._native import quiet_native
-from edge_inception.errors import TargetFailed
+from edge_inception._core.errors import TargetFailed
+from edge_inception._core.native import quiet_native
 from edge_inception.models.spec import ModelSpec
 
 

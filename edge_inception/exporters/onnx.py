@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edge_inception._native import quiet_native
-from edge_inception.errors import TargetFailed
+from edge_inception._core.atomic import atomic_path
+from edge_inception._core.errors import TargetFailed
+from edge_inception._core.native import quiet_native
 from edge_inception.exporters import register_exporter, register_verifier
 from edge_inception.models.loader import LoadedModel
-from edge_inception.report.io import atomic_path
 
 OPSET = 17  # the [export] opset default of the target schema; ORT 1.17+ and OpenVINO read it
 INPUT_NAME, OUTPUT_NAME, BATCH_DIM = "image", "logits", "batch"
@@ -29,7 +29,7 @@ SPEC_KEY = "edge_inception.spec"  # metadata_props key: the ModelSpec travels in
 
 def _source_function(lm: LoadedModel):
     """(tf.function, input_signature) computing logits from a float32 NHWC batch."""
-    from edge_inception._native import import_tensorflow
+    from edge_inception._core.native import import_tensorflow
 
     tf = import_tensorflow()
 
@@ -63,7 +63,7 @@ def onnx_model(lm: LoadedModel, *, opset: int = OPSET):
 
 
 def _tf_proto(lm: LoadedModel, opset: int):
-    from edge_inception._native import import_tensorflow
+    from edge_inception._core.native import import_tensorflow
 
     tf = import_tensorflow()
     import tf2onnx

@@ -18,8 +18,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from edge_inception._native import quiet_native
-from edge_inception.errors import InputError, TargetFailed
+from edge_inception._core.errors import InputError, TargetFailed
+from edge_inception._core.native import quiet_native
 from edge_inception.exporters import register_exporter, register_verifier
 from edge_inception.models.loader import LoadedModel
 

@@ -11,10 +11,10 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from edge_inception._native import quiet_native
+from edge_inception._core.atomic import atomic_path
+from edge_inception._core.native import quiet_native
 from edge_inception.exporters import register_exporter, register_verifier
 from edge_inception.models.loader import LoadedModel
-from edge_inception.report.io import atomic_path
 
 
 @contextlib.contextmanager
@@ -26,7 +26,7 @@ def make_converter(lm: LoadedModel, *, static_batch: bool = False) -> Iterator:
     then fails int8 calibration on READ_VARIABLE. ``static_batch`` fixes the batch to 1 (NPU compilers
     take no dynamic dimension): a Keras model is called on a batch-1 Input, a SavedModel's signature is
     traced at batch 1."""
-    from edge_inception._native import import_tensorflow
+    from edge_inception._core.native import import_tensorflow
 
     tf = import_tensorflow()
 
@@ -53,7 +53,7 @@ def make_converter(lm: LoadedModel, *, static_batch: bool = False) -> Iterator:
 
 
 def convert_to_file(converter, dest: Path) -> None:
-    from edge_inception.errors import TargetFailed
+    from edge_inception._core.errors import TargetFailed
 
     try:
         with quiet_native():
@@ -67,7 +67,7 @@ def convert_to_file(converter, dest: Path) -> None:
 
 @register_exporter("tflite")
 def export_tflite(lm: LoadedModel, dest: Path, *, target) -> dict:
-    from edge_inception._native import import_tensorflow
+    from edge_inception._core.native import import_tensorflow
 
     tf = import_tensorflow()
 

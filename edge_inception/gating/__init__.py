@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from edge_inception.errors import InputError
+from edge_inception._core.errors import InputError
 from edge_inception.gating.checks import baseline_checks, float_checks, load_report, skipped, status_check
 from edge_inception.gating.config import GateConfig, load_config
 
@@ -144,7 +144,7 @@ def update_baseline(report: dict | str | Path, dest: str | Path, *, result: dict
     """Write ``report`` as the new baseline at ``dest``, atomically. Refuses when ``result`` (the gate's
     verdict on this report) failed, unless ``force``: a regression must not become the new normal by
     accident."""
-    from edge_inception.report.io import atomic_write_text
+    from edge_inception._core.atomic import atomic_write_text
 
     if result is not None and result.get("verdict") == "fail" and not force:
         raise InputError(dest, "baseline not updated: the gate failed", fix="fix the regression, or pass --force")
@@ -162,7 +162,7 @@ def run_gate(report: dict | str | Path, *, baseline: str | Path | None = None,
              update: bool = False, force: bool = False, step_summary: bool = True) -> dict:
     """What `edge-inception gate` (and `convert --gate`) does: gate, write every output asked for, and with
     ``update`` refresh the baseline file. Returns the result; its "exit_code" is what the command exits with."""
-    from edge_inception.errors import UsageError
+    from edge_inception._core.errors import UsageError
     from edge_inception.gating.render import emit
 
     if (update or force) and not baseline:

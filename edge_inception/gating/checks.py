@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from edge_inception.errors import InputError
+from edge_inception._core.errors import InputError
 
 READABLE_MAJOR = 1
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")

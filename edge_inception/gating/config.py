@@ -25,7 +25,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_inception.errors import InputError
+from edge_inception._core.errors import InputError
 
 _NUMBER = (int, float)
 
@@ -83,7 +83,7 @@ class GateConfig:
 
 
 def _profile_gate(name: str) -> dict:
-    from edge_inception.errors import EdgeInceptionError
+    from edge_inception._core.errors import EdgeInceptionError
     from edge_inception.targets import get_target
 
     try:

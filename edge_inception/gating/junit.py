@@ -72,7 +72,7 @@ def to_junit(result: dict) -> ET.ElementTree:
 
 
 def write_junit(result: dict, path: str | os.PathLike) -> None:
-    from edge_inception.report.io import atomic_path
+    from edge_inception._core.atomic import atomic_path
 
     with atomic_path(path, suffix=".xml") as tmp:
         to_junit(result).write(tmp, encoding="utf-8", xml_declaration=True)

@@ -148,8 +148,8 @@ def emit(result: dict, *, junit: str | os.PathLike | None = None, out: str | os.
     """Every output a command asks for: terminal table (or JSON on stdout), --junit, --out, step summary."""
     import sys
 
+    from edge_inception._core.atomic import atomic_write_text
     from edge_inception.gating.junit import write_junit
-    from edge_inception.report.io import atomic_write_text
 
     text = json.dumps(result, indent=2) + "\n"
     if junit:

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_inception._registry import import_submodules
-from edge_inception.errors import InputError, UsageError
+from edge_inception._core.errors import InputError, UsageError
+from edge_inception._core.registry import import_submodules
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ the error names the module and its branches' shapes.
 
 from __future__ import annotations
 
-from edge_inception.errors import InputError
+from edge_inception._core.errors import InputError
 from edge_inception.inspect import register_backend
 from edge_inception.inspect._graph import Conv, Layer, conv_label, conv_macs, hw
 

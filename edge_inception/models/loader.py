@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from edge_inception.errors import InputError, UsageError
+from edge_inception._core.errors import InputError, UsageError
 from edge_inception.models.spec import ModelSpec, Preprocessing
 
 
@@ -41,7 +41,7 @@ def load_model(ref: str | Path | None = None, *, framework: str = "keras", prepr
     'file.py:fn'), .pt2 or TorchScript file gives a torch model; else a Keras file or SavedModel.
     ``weights`` (a state_dict for a factory) and ``input_shape`` (C,H,W or H,W,C, for TorchScript)
     apply to PyTorch models only."""
-    from edge_inception._native import import_tensorflow
+    from edge_inception._core.native import import_tensorflow
     from edge_inception.models import torch_loader, zoo
 
     ref = "inception-mini" if ref is None else str(ref)
@@ -150,7 +150,7 @@ def _keras_input_shape(model, path: Path) -> tuple:
 
 
 def _saved_model_input_shape(path: Path) -> tuple:
-    from edge_inception._native import import_tensorflow
+    from edge_inception._core.native import import_tensorflow
 
     tf = import_tensorflow()
 

@@ -27,7 +27,7 @@ class SourceSession:
             self._fn = run
             self.facts = {"engine": "torch", "version": torch.__version__}
             return
-        from edge_inception._native import import_tensorflow
+        from edge_inception._core.native import import_tensorflow
 
         tf = import_tensorflow()
 

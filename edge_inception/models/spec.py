@@ -31,7 +31,7 @@ class Preprocessing:
 
     @classmethod
     def preset(cls, name: str) -> Preprocessing:
-        from edge_inception.errors import UsageError
+        from edge_inception._core.errors import UsageError
 
         if name not in PRESETS:
             raise UsageError(f"unknown preprocessing '{name}'", fix=f"use one of {', '.join(PRESETS)}")

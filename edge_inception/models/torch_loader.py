@@ -14,7 +14,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from edge_inception.errors import InputError, UsageError
+from edge_inception._core.errors import InputError, UsageError
 from edge_inception.models.spec import ModelSpec, Preprocessing
 
 TORCH_SUFFIXES = (".pt2", ".pt", ".pth", ".ts")

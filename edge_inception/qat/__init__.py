@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_inception._registry import import_submodules
-from edge_inception.errors import TargetFailed, UsageError
+from edge_inception._core.errors import TargetFailed, UsageError
+from edge_inception._core.registry import import_submodules
 
 _TRAINERS: dict[str, Callable] = {}
 DEFAULT_LEARNING_RATE = 1e-5  # Adam; fine-tuning a trained model, not training one

@@ -28,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from edge_inception._native import quiet_native
-from edge_inception.errors import TargetFailed
+from edge_inception._core.errors import TargetFailed
+from edge_inception._core.native import quiet_native
 from edge_inception.qat import (
     QatModel,
     QatSettings,
@@ -73,13 +73,13 @@ def train_torch(lm, *, train, calibration, settings: QatSettings, targets=None) 
 def _train_nncf(lm, *, train, calibration, settings: QatSettings):
     import torch
 
-    from edge_inception.report.progress import progress
+    from edge_inception._core.progress import progress
 
     with quiet_native():
         import nncf
         from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
+    from edge_inception._core.host import host_facts
     from edge_inception.quantizers.nncf_ptq import choose_overflow_fix
-    from edge_inception.runtimes.host import host_facts
 
     _use_reference_kernels()
     torch.manual_seed(settings.seed)
@@ -244,8 +244,8 @@ class TorchQat(QatModel):
         return self._tflite[per_channel]
 
     def _export_tflite(self, target, dest: Path) -> dict:
+        from edge_inception._core.atomic import atomic_write_bytes
         from edge_inception.exporters._litert_torch import with_io_dtype
-        from edge_inception.report.io import atomic_write_bytes
 
         trained = self.tflite_model(target)
         io = target.quantizer.get("io_dtype", "float32")

@@ -199,9 +199,9 @@ def write_onnx(proto, lm: LoadedModel, dest: Path, *, target, converter: str) ->
     """Save the QDQ graph for ONNX Runtime, in the 8-bit types the onnx-int8 profile resolves to here."""
     import onnx
 
+    from edge_inception._core.host import host_facts
     from edge_inception.exporters.onnx import save_onnx
     from edge_inception.quantizers.ort_ptq import choose_ort_types
-    from edge_inception.runtimes.host import host_facts
 
     proto = onnx.ModelProto.FromString(proto.SerializeToString())
     finish(proto, lm, converter=converter)
@@ -225,8 +225,8 @@ def write_openvino(proto, lm: LoadedModel, dest: Path, *, target) -> dict:
     import onnx
     import openvino as ov
 
-    from edge_inception._native import quiet_native
-    from edge_inception.errors import TargetFailed
+    from edge_inception._core.errors import TargetFailed
+    from edge_inception._core.native import quiet_native
     from edge_inception.exporters.openvino import save_ir
 
     proto = onnx.ModelProto.FromString(proto.SerializeToString())

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_inception.errors import TargetFailed
+from edge_inception._core.errors import TargetFailed
 from edge_inception.qat import loss_description
 
 
@@ -58,6 +58,7 @@ def _write_training_arrays(train, spec, folder: Path) -> tuple[Path, Path]:
 def train_for_tflite(lm, *, train, calibration, settings, per_channel: bool = True) -> TrainedTflite:
     import torch
 
+    from edge_inception._core.progress import progress
     from edge_inception.exporters._litert_torch import (
         LITERT_TORCH_VERSION,
         SETUP_HINT,
@@ -67,7 +68,6 @@ def train_for_tflite(lm, *, train, calibration, settings, per_channel: bool = Tr
         worker_error,
     )
     from edge_inception.qat.nncf_qat import fold_batch_norms
-    from edge_inception.report.progress import progress
 
     python = litert_torch_python()
     if python is None:

@@ -15,7 +15,7 @@ import inspect
 
 import numpy as np
 
-from edge_inception.errors import EdgeInceptionError, UsageError
+from edge_inception._core.errors import EdgeInceptionError, UsageError
 
 # Layers tfmot's Default8BitQuantizeRegistry knows (quantized, or passed through unquantized).
 SUPPORTED = (

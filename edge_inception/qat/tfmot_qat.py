@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_inception._native import quiet_native
-from edge_inception.errors import TargetFailed, UsageError
+from edge_inception._core.errors import TargetFailed, UsageError
+from edge_inception._core.native import quiet_native
 from edge_inception.qat import (
     QatModel,
     QatSettings,
@@ -50,7 +50,7 @@ def _tfmot():
     variable is put back afterwards."""
     import os
 
-    from edge_inception._native import import_tensorflow
+    from edge_inception._core.native import import_tensorflow
 
     tf = import_tensorflow()
     before = os.environ.get("TF_USE_LEGACY_KERAS")
@@ -69,8 +69,8 @@ def _tfmot():
 @register_trainer("keras", "tf_keras")
 def train_keras(lm, *, train, calibration, settings: QatSettings, targets=None) -> QatModel:
     """One tfmot training serves every format (``targets`` is not needed)."""
+    from edge_inception._core.progress import progress
     from edge_inception.qat.rebuild import check_same_outputs, check_supported, to_tf_keras
-    from edge_inception.report.progress import progress
 
     check_supported(lm.model)  # refuse an unsupported layer before any work is shown
     tfmot = _tfmot()
@@ -224,7 +224,7 @@ class KerasQat(QatModel):
         """Full-integer TFLite whose activation ranges are the model's FakeQuant ranges."""
         from dataclasses import replace
 
-        from edge_inception._native import import_tensorflow
+        from edge_inception._core.native import import_tensorflow
         from edge_inception.exporters.tflite import make_converter
 
         tf = import_tensorflow()
@@ -250,8 +250,8 @@ class KerasQat(QatModel):
         return self._float_io_tflite
 
     def _export_tflite(self, target, dest: Path) -> dict:
-        from edge_inception._native import import_tensorflow
-        from edge_inception.report.io import atomic_write_bytes
+        from edge_inception._core.atomic import atomic_write_bytes
+        from edge_inception._core.native import import_tensorflow
 
         tf = import_tensorflow()
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge_inception._registry import import_submodules
-from edge_inception.errors import UsageError
+from edge_inception._core.errors import UsageError
+from edge_inception._core.registry import import_submodules
 
 _QUANTIZERS: dict[str, Callable] = {}
 

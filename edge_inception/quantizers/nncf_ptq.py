@@ -51,7 +51,7 @@ class _Samples:
 
 def _refuse_unsupported(q: dict) -> None:
     """Profile settings NNCF's OpenVINO PTQ has no equivalent for are refused, not silently ignored."""
-    from edge_inception.errors import UsageError
+    from edge_inception._core.errors import UsageError
 
     if q["io_dtype"] != "float32":
         raise UsageError(f"the nncf quantizer keeps float32 input and output, not io_dtype = '{q['io_dtype']}'",
@@ -70,9 +70,9 @@ def quantize_nncf(lm: LoadedModel, dest: Path, *, target, calibration: Calibrati
         QuantizationParameters,
     )
 
-    from edge_inception._native import quiet_native
-    from edge_inception.errors import TargetFailed
-    from edge_inception.runtimes.host import host_facts
+    from edge_inception._core.errors import TargetFailed
+    from edge_inception._core.host import host_facts
+    from edge_inception._core.native import quiet_native
 
     q = target.quantizer
     _refuse_unsupported(q)

@@ -17,13 +17,13 @@ import math
 import tempfile
 from pathlib import Path
 
-from edge_inception._native import quiet_native
+from edge_inception._core.atomic import atomic_path
+from edge_inception._core.errors import TargetFailed
+from edge_inception._core.native import quiet_native
 from edge_inception.data.calibration import CalibrationSet
-from edge_inception.errors import TargetFailed
 from edge_inception.exporters.onnx import INPUT_NAME, onnx_model, save_onnx
 from edge_inception.models.loader import LoadedModel
 from edge_inception.quantizers import register_quantizer
-from edge_inception.report.io import atomic_path
 
 _METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 _QTYPES = {"int8": "QInt8", "uint8": "QUInt8", "uint16": "QUInt16"}
@@ -172,7 +172,7 @@ def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: Calibratio
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from edge_inception.runtimes.host import host_facts
+    from edge_inception._core.host import host_facts
 
     q = target.quantizer
     act, wt, reason = choose_ort_types(host_facts()["isa"], q["activations"], q["weights"])

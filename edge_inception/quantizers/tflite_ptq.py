@@ -16,7 +16,7 @@ from edge_inception.quantizers import register_quantizer
 
 @register_quantizer("tflite")
 def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
-    from edge_inception._native import import_tensorflow
+    from edge_inception._core.native import import_tensorflow
 
     tf = import_tensorflow()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 
-from edge_inception.errors import UsageError
+from edge_inception._core.errors import UsageError
 
 MINUS = "\u2212"  # a real minus sign: "−0.11 pt" reads better than "-0.11 pt" and lines up in tables
 DASH = "—"

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from edge_inception.report.io import atomic_write_text
+from edge_inception._core.atomic import atomic_write_text
 
 SUFFIXES = {"markdown": ".md", "html": ".html"}
 
@@ -34,7 +34,7 @@ def write_views(report: dict, folder: str | Path, *, stem: str = "report") -> di
 
 
 def load_report(path: str | Path) -> dict:
-    from edge_inception.errors import InputError
+    from edge_inception._core.errors import InputError
     from edge_inception.report.markdown import check_schema
 
     path = Path(path)
@@ -54,7 +54,7 @@ def load_report(path: str | Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edge_inception.errors import EdgeInceptionError
+    from edge_inception._core.errors import EdgeInceptionError
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:

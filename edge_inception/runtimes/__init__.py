@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from edge_inception._registry import import_submodules
-from edge_inception.errors import UsageError
+from edge_inception._core.errors import UsageError
+from edge_inception._core.registry import import_submodules
 
 if TYPE_CHECKING:
     from edge_inception.models.spec import ModelSpec

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edge_inception._core.host import host_facts
 from edge_inception.runtimes import RuntimeBase, register_runtime
-from edge_inception.runtimes.host import host_facts
 
 
 def _set_tf_threads(threads: int) -> int | None:
-    from edge_inception._native import import_tensorflow
+    from edge_inception._core.native import import_tensorflow
 
     tf = import_tensorflow()
     try:

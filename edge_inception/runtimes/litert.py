@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_inception._native import quiet_native
-from edge_inception.errors import InputError
+from edge_inception._core.errors import InputError
+from edge_inception._core.host import host_facts
+from edge_inception._core.native import quiet_native
 from edge_inception.runtimes import RuntimeBase, register_runtime
-from edge_inception.runtimes.host import host_facts
 
 
 class LiteRTSession:

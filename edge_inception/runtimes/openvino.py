@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_inception.errors import InputError
+from edge_inception._core.errors import InputError
+from edge_inception._core.host import host_facts
 from edge_inception.runtimes import RuntimeBase, register_runtime, run_fixed_batch
-from edge_inception.runtimes.host import host_facts
 
 DEVICE = "CPU"
 

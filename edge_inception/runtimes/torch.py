@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_inception._core.host import host_facts
 from edge_inception.runtimes import RuntimeBase, register_runtime
-from edge_inception.runtimes.host import host_facts
 
 
 class TorchSession:

@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_inception.errors import InputError, UsageError
+from edge_inception._core.errors import InputError, UsageError
 
 SHIPPED_DIR = Path(__file__).parent
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from edge_inception._registry import import_submodules
-from edge_inception.errors import UsageError
+from edge_inception._core.errors import UsageError
+from edge_inception._core.registry import import_submodules
 
 _INSPECTORS: dict[str, Callable] = {}
 

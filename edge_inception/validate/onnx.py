@@ -33,7 +33,7 @@ def describe_onnx(path: Path) -> ArtifactDescription:
     import onnx
     from onnx import numpy_helper
 
-    from edge_inception.errors import InputError
+    from edge_inception._core.errors import InputError
 
     try:
         model = onnx.load(str(path), load_external_data=False)

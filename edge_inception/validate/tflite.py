@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_inception._native import quiet_native
+from edge_inception._core.native import quiet_native
 from edge_inception.validate import ArtifactDescription, Op, Tensor, Weights, register_inspector
 
 # Builtin operators whose weights are their second input (TRANSPOSE_CONV: output shape, weights, data).
@@ -20,7 +20,7 @@ def describe_tflite(path: Path) -> ArtifactDescription:
     import numpy as np
     from ai_edge_litert import interpreter as litert
 
-    from edge_inception.errors import InputError
+    from edge_inception._core.errors import InputError
 
     try:
         with quiet_native():

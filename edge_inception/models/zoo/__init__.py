@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_inception._registry import import_submodules
-from edge_inception.errors import UsageError
+from edge_inception._core.errors import UsageError
+from edge_inception._core.registry import import_submodules
 from edge_inception.models.spec import ModelSpec
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")

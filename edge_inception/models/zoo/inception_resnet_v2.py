@@ -30,7 +30,7 @@ def build_keras(num_classes: int = 1000, *, weights: str | Path | None = None,
                 keras_module=None):
     """Keras' own InceptionResNetV2 with its classifier. Logits by default (like the other zoo entries);
     ``classifier_activation="softmax"`` gives Keras' head. ``keras_module`` may be ``tf_keras``."""
-    from edge_inception.errors import InputError
+    from edge_inception._core.errors import InputError
 
     if keras_module is None:
         import keras as keras_module

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_inception._core.atomic import atomic_write_bytes, atomic_write_text
 from edge_inception.data.readers import read_fashion_mnist
 from edge_inception.models.zoo import create_model, get_entry
-from edge_inception.report.io import atomic_write_bytes, atomic_write_text
 
 CARD = Path(__file__).with_name("weights") / "MODEL_CARD.md"
 CARD_JSON = Path(__file__).with_name("weights") / "model_card.json"

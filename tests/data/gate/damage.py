@@ -16,7 +16,7 @@ import sys
 
 def damage(dest: str, *, scale: float = 64.0, channel: int = 0) -> str:
 
-    from edge_inception._native import import_tensorflow
+    from edge_inception._core.native import import_tensorflow
     from edge_inception.models.zoo import create_model
 
     import_tensorflow()
