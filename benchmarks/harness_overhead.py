@@ -28,7 +28,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from edge_inception.evaluation.latency import time_session
-    from edge_inception.exporters import get_exporter
+    from edge_inception.exporters import export
     from edge_inception.models.loader import load_model
     from edge_inception.runtimes import get_runtime
     from edge_inception.targets import get_target
@@ -37,7 +37,7 @@ def main() -> None:
         path = Path(tmp) / "model.tflite"
         t0 = time.perf_counter()
         lm = load_model(args.model)
-        get_exporter("tflite")(lm, path, target=get_target("tflite-fp32"))
+        export(lm, path, target=get_target("tflite-fp32"))
         print(f"{args.model}: exported to TFLite fp32 in {time.perf_counter() - t0:.0f} s")
         session = get_runtime("litert").load(path, threads=args.threads)
         x = lm.spec.model_input(np.random.default_rng(0).integers(0, 256, (1, *lm.spec.input_shape), np.uint8))

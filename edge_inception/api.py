@@ -13,6 +13,7 @@ from pathlib import Path
 
 from edge_inception import __version__
 from edge_inception._core.errors import InputError, TargetFailed, UsageError
+from edge_inception.options import ConvertOptions, MeasureOptions
 
 REPORT_SCHEMA_VERSION = "1.1"
 
@@ -48,33 +49,37 @@ def convert(
     ``method="qat"`` fine-tunes the model with fake quantization on ``train_data`` first (once per run)
     and exports that model to every int8 target (``distill``: add KL divergence to the float model's
     predictions to the loss; None means yes); ``compare_ptq`` also builds and evaluates the PTQ
-    artifact of each int8 target (``row["ptq"]``)."""
+    artifact of each int8 target (``row["ptq"]``). The keywords are grouped and range-checked as
+    ``edge_inception.options.ConvertOptions``; ``run_convert`` takes that object."""
+    keywords = {k: v for k, v in locals().items() if k != "model"}
+    return run_convert(model, ConvertOptions.from_keywords(**keywords))
+
+
+def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
     from edge_inception.data.calibration import CalibrationSet
     from edge_inception.data.readers import open_source
+    from edge_inception.formats import artifact_files, artifact_path
     from edge_inception.models.loader import load_model
     from edge_inception.qat import check_options
     from edge_inception.targets import get_target, resolve_targets
 
-    resolved = resolve_targets(targets, target_files=target_files)  # validated before any work
-    qat_settings = check_options(method=method, train_data=train_data, epochs=epochs, learning_rate=learning_rate,
-                                 train_limit=train_limit, compare_ptq=compare_ptq, targets=resolved,
-                                 distill=distill)
-    if threads < 1 or latency_runs < 1:
-        raise UsageError("--threads and --latency-runs must be at least 1")
-    lm = load_model(model, framework=framework, preprocessing=preprocessing, weights=weights, input_shape=input_shape)
-    out = Path(out)
+    resolved = resolve_targets(opts.targets, target_files=opts.target_files)  # validated before any work
+    qat_settings = check_options(opts.qat, targets=resolved)
+    m, d = opts.model, opts.data
+    lm = load_model(model, framework=m.framework, preprocessing=m.preprocessing, weights=m.weights,
+                    input_shape=m.input_shape)
+    out = Path(opts.output.out)
     stem = lm.spec.name
-    from edge_inception.exporters import SUFFIX, artifact_files
-
     refs = {t.float_reference for t in resolved if t.float_reference}
-    planned = {name: out / f"{stem}.{name}{SUFFIX[get_target(name).format]}" for name in refs}
-    planned |= {t.name: out / f"{stem}.{t.name}{SUFFIX[t.format]}" for t in resolved}
-    if compare_ptq:  # the PTQ artifact beside the QAT one
-        planned |= {f"{t.name}:ptq": out / f"{stem}.{t.name}.ptq{SUFFIX[t.format]}" for t in resolved if t.is_quantized}
+    planned = {name: artifact_path(out, f"{stem}.{name}", get_target(name).format) for name in refs}
+    planned |= {t.name: artifact_path(out, f"{stem}.{t.name}", t.format) for t in resolved}
+    if opts.qat.compare_ptq:  # the PTQ artifact beside the QAT one
+        planned |= {f"{t.name}:ptq": artifact_path(out, f"{stem}.{t.name}.ptq", t.format)
+                    for t in resolved if t.is_quantized}
     report_path = out / "report.json"
     views = [out / "report.md", out / "report.html"]
     existing = [f for p in [*planned.values(), report_path, *views] for f in artifact_files(p) if f.exists()]
-    if existing and not force:
+    if existing and not opts.output.force:
         raise InputError(existing[0], "already exists", fix="pass --force to overwrite, or choose another --out")
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder", fix="choose another --out")
@@ -82,29 +87,30 @@ def convert(
     from_zoo = lm.source.startswith("zoo:")
     calib = None
     if any(t.is_quantized for t in resolved):
-        if calibration is None and not from_zoo and qat_settings is None:
+        if d.calibration is None and not from_zoo and qat_settings is None:
             raise UsageError("int8 targets need calibration images for your model",
                              fix="pass --calibration path/to/images/ (or a .npz, or fashion-mnist)")
-        n = calibration_samples or max(t.quantizer["calibration_samples"] for t in resolved if t.is_quantized)
+        n = d.calibration_samples or max(t.quantizer["calibration_samples"] for t in resolved if t.is_quantized)
         # QAT of a user model without --calibration starts its ranges from the training images.
-        default_calib = train_data if qat_settings is not None and not from_zoo else "sample:calibration"
-        src = open_source(calibration or default_calib, lm.spec, split="train", labelled=False, limit=n)
+        default_calib = opts.qat.train_data if qat_settings is not None and not from_zoo else "sample:calibration"
+        src = open_source(d.calibration or default_calib, lm.spec, split="train", labelled=False, limit=n)
         # Small batches bound what a calibrator holds at once: ONNX Runtime keeps every intermediate
         # tensor of a stride (Inception v3: about 0.1 GB per 299x299 image).
         calib = CalibrationSet(src, lm.spec, samples=n, batch_size=8)
     # Random weights answer near-uniformly: accuracy on them is noise, so none is claimed by default.
     default_eval = "sample:evaluation" if from_zoo and not lm.random_weights else None
-    eval_ref = eval_data if eval_data is not None else default_eval
-    eval_src = open_source(eval_ref, lm.spec, split="test", labelled=True, limit=eval_limit) if eval_ref else None
+    eval_ref = d.eval_data if d.eval_data is not None else default_eval
+    eval_src = open_source(eval_ref, lm.spec, split="test", labelled=True, limit=d.eval_limit) if eval_ref else None
     qat = None
     if qat_settings is not None:  # once per run, before any target; nothing is written until it is done
         from edge_inception.qat import train_qat
 
-        train_src = open_source(train_data, lm.spec, split="train", labelled=True, limit=train_limit)
+        train_src = open_source(opts.qat.train_data, lm.spec, split="train", labelled=True,
+                                limit=opts.qat.train_limit)
         qat = train_qat(lm, train=train_src, calibration=calib, settings=qat_settings, targets=resolved)
 
     out.mkdir(parents=True, exist_ok=True)
-    ctx = _Context(lm, out, planned, threads, latency_runs, calib, eval_src, qat=qat, compare_ptq=compare_ptq)
+    ctx = _Context(lm, out, planned, opts.measure, calib, eval_src, qat=qat, compare_ptq=opts.qat.compare_ptq)
     rows = [ctx.run_target(t) for t in resolved]
     report = _report(lm, ctx, rows)
     from edge_inception._core.atomic import atomic_write_text
@@ -120,10 +126,10 @@ def convert(
 class _Context:
     """Per-run state shared by targets: float references are exported and evaluated once."""
 
-    def __init__(self, lm, out, planned, threads, latency_runs, calib, eval_src, *, qat=None, compare_ptq=False):
+    def __init__(self, lm, out, planned, measure: MeasureOptions, calib, eval_src, *, qat=None, compare_ptq=False):
         self.lm, self.out, self.planned = lm, out, planned
         self.qat, self.compare_ptq = qat, compare_ptq  # a trained QatModel exports every int8 target
-        self.threads, self.latency_runs = threads, latency_runs
+        self.threads, self.latency_runs = measure.threads, measure.latency_runs
         self.calib, self.eval_src = calib, eval_src
         self._references: dict[str, dict] = {}
         self._reference_outputs: dict[str, tuple] = {}  # reference name -> (logits, labels) on eval data
@@ -132,19 +138,19 @@ class _Context:
     def _build(self, target, *, ptq: bool = False) -> dict:
         from edge_inception._core.progress import progress
         from edge_inception.artifacts import embed_spec
-        from edge_inception.exporters import get_exporter, get_verifier
-        from edge_inception.quantizers import get_quantizer
+        from edge_inception.exporters import export
+        from edge_inception.quantizers import quantize
+        from edge_inception.validate import validate
 
         dest = self.planned[f"{target.name}:ptq" if ptq else target.name]
         with progress(f"{target.name}: converting" + (" (PTQ, for comparison)" if ptq else "")):
-            if target.is_quantized and self.qat is not None and not ptq:
-                info = self.qat.export(target, dest)
-            elif target.is_quantized:
-                info = get_quantizer(target.quantizer["library"])(self.lm, dest, target=target, calibration=self.calib)
+            if target.is_quantized:  # the QAT model is a source of its own kind; --compare-ptq quantizes the float one
+                source = self.qat if self.qat is not None and not ptq else self.lm
+                info = quantize(source, dest, target=target, calibration=self.calib)
             else:
-                info = get_exporter(target.format)(self.lm, dest, target=target)
+                info = export(self.lm, dest, target=target)
         embed_spec(dest, target.format, self.lm.spec)
-        violations = get_verifier(target.format)(dest, target)
+        violations = validate(dest, target)
         return {"artifact": dest, "info": info, "violations": violations}
 
     def _reference(self, name: str) -> dict:
@@ -160,7 +166,7 @@ class _Context:
 
     def run_target(self, target) -> dict:
         from edge_inception.evaluation.latency import paired_latency
-        from edge_inception.exporters import artifact_size
+        from edge_inception.formats import artifact_size
         from edge_inception.models.reference import source_session
         from edge_inception.runtimes import get_runtime
 
@@ -228,7 +234,7 @@ class _Context:
     def _ptq(self, target, ref_name: str, ref_session) -> dict:
         """The same target by post-training quantization, on the same evaluation images (--compare-ptq);
         its failure is reported there and does not fail the QAT row."""
-        from edge_inception.exporters import artifact_size
+        from edge_inception.formats import artifact_size
         from edge_inception.runtimes import get_runtime
 
         try:

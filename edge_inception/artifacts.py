@@ -101,15 +101,14 @@ def embed_tflite_spec(path: str | Path, spec: ModelSpec) -> None:
         Path(tmp).write_bytes(builder.Output())
 
 
-# Formats whose exporters cannot carry the spec themselves get it written afterwards (ONNX and OpenVINO
-# exporters embed it as they write; ORT and NNCF quantization keep it).
-SPEC_WRITERS = {"tflite": embed_tflite_spec}
-
-
 def embed_spec(path: str | Path, fmt: str, spec: ModelSpec) -> None:
-    writer = SPEC_WRITERS.get(fmt)
+    """Formats whose exporters cannot carry the spec themselves get it written afterwards (ONNX and
+    OpenVINO exporters embed it as they write; ORT and NNCF quantization keep it)."""
+    from edge_inception.formats import get_format
+
+    writer = get_format(fmt).embed_spec
     if writer is not None:
-        writer(path, spec)
+        writer(Path(path), spec)
 
 
 def read_tflite_spec(path: str | Path) -> ModelSpec | None:

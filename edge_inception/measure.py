@@ -42,7 +42,7 @@ def _reference(ref: str | Path, *, framework: str, preprocessing: str | None, th
 
 
 def _size(path: Path) -> int:
-    from edge_inception.exporters import artifact_size
+    from edge_inception.formats import artifact_size
 
     path = Path(path)
     if path.is_dir():

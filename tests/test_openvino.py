@@ -174,12 +174,12 @@ def test_failed_save_leaves_nothing_behind(tmp_path, monkeypatch):
 
 def test_settings_nncf_cannot_honour_are_refused(tmp_path):
     from edge_inception._core.errors import UsageError
-    from edge_inception.quantizers import get_quantizer
+    from edge_inception.quantizers import QUANTIZERS
     from edge_inception.targets import load_target_file
 
     profile = tmp_path / "ov-int8-io.toml"
     profile.write_text('name = "ov-int8-io"\nformat = "openvino"\nprecision = "int8"\nruntime = "openvino"\n'
                        'float_reference = "openvino-fp32"\n[quantizer]\nlibrary = "nncf"\nio_dtype = "uint8"\n')
     with pytest.raises(UsageError, match="io_dtype"):
-        get_quantizer("nncf")(None, tmp_path / "m.xml", target=load_target_file(profile), calibration=None)
+        QUANTIZERS.get(("nncf", "keras"))(None, tmp_path / "m.xml", target=load_target_file(profile), calibration=None)
     assert not list(tmp_path.glob("m.*"))

@@ -188,9 +188,9 @@ def test_torch_qat_exports_learned_ranges_to_onnx_and_openvino(tmp_path, torch_q
     import torch
     from onnx import numpy_helper
 
-    from edge_inception.exporters import get_verifier
     from edge_inception.qat.nncf_qat import _quantizers
     from edge_inception.targets import get_target
+    from edge_inception.validate import validate
 
     lm, qat = torch_qat
     assert qat.info["history"][0]["train_top1"] > 0.8
@@ -206,7 +206,7 @@ def test_torch_qat_exports_learned_ranges_to_onnx_and_openvino(tmp_path, torch_q
         target = get_target(name)
         info = qat.export(target, dest)
         assert info["method"] == "qat"
-        assert get_verifier(target.format)(dest, target) == []
+        assert validate(dest, target) == []
     graph = onnx.load(str(tmp_path / "m.onnx")).graph
     # BatchNorm was folded before training: ONNX Runtime can fuse every Conv into an int8 QLinearConv.
     assert "BatchNormalization" not in {n.op_type for n in graph.node}
@@ -302,14 +302,14 @@ def test_torch_qat_for_tflite_deploys_its_trained_ranges(tmp_path, torch_qat, sa
     import torch
     from ai_edge_litert import interpreter as litert
 
-    from edge_inception.exporters import get_verifier
     from edge_inception.targets import get_target
+    from edge_inception.validate import validate
 
     lm, qat = torch_qat
     target = get_target("tflite-int8")
     info = qat.export(target, tmp_path / "m.tflite")
     assert info["method"] == "qat" and "PT2E" in info["library"]
-    assert get_verifier("tflite")(tmp_path / "m.tflite", target) == []
+    assert validate(tmp_path / "m.tflite", target) == []
     training = info["training"]
     assert training["train_samples"] == 256 and training["history"][0]["train_top1"] > 0.8
     scales = training["output_scale"]

@@ -21,7 +21,7 @@ def _make_artifacts(root: Path) -> dict[str, Path]:
     import torch
 
     from edge_inception.artifacts import embed_spec
-    from edge_inception.exporters import get_exporter
+    from edge_inception.exporters import export
     from edge_inception.models.loader import load_model
     from edge_inception.targets import get_target
 
@@ -30,7 +30,7 @@ def _make_artifacts(root: Path) -> dict[str, Path]:
     for runtime, target, name in [("litert", "tflite-fp32", "m.tflite"), ("onnxruntime", "onnx-fp32", "m.onnx"),
                                   ("openvino", "openvino-fp32", "m.xml")]:
         t = get_target(target)
-        get_exporter(t.format)(lm, root / name, target=t)
+        export(lm, root / name, target=t)
         embed_spec(root / name, t.format, lm.spec)
         out[runtime] = root / name
     lm.model.save(root / "m.keras")

@@ -164,10 +164,11 @@ def _to_every_int8_target(lm, tmp_path) -> None:
     unlike `convert` it builds no float references and measures nothing: that halves CI time."""
     from edge_inception.data.calibration import CalibrationSet
     from edge_inception.data.readers import open_source
-    from edge_inception.exporters import SUFFIX, artifact_size, get_verifier
-    from edge_inception.quantizers import get_quantizer
+    from edge_inception.formats import artifact_path, artifact_size
+    from edge_inception.quantizers import quantize
     from edge_inception.runtimes import get_runtime
     from edge_inception.targets import get_target
+    from edge_inception.validate import validate
 
     src = open_source("sample:calibration", lm.spec, split="train", labelled=False, limit=4)
     calib = CalibrationSet(src, lm.spec, samples=4, batch_size=4)
@@ -175,9 +176,9 @@ def _to_every_int8_target(lm, tmp_path) -> None:
     float_bytes = 4 * _param_count(lm)
     for name in INT8_TARGETS:
         t = get_target(name)
-        dest = tmp_path / f"{lm.spec.name}.{name}{SUFFIX[t.format]}"
-        get_quantizer(t.quantizer["library"])(lm, dest, target=t, calibration=calib)
-        assert get_verifier(t.format)(dest, t) == [], name  # every conv int8, as the profile demands
+        dest = artifact_path(tmp_path, f"{lm.spec.name}.{name}", t.format)
+        quantize(lm, dest, target=t, calibration=calib)
+        assert validate(dest, t) == [], name  # every conv int8, as the profile demands
         assert float_bytes / artifact_size(dest) > 2.5, name
         y = get_runtime(t.runtime).load(dest, threads=2).run(x)
         assert y.shape == (2, 1000) and np.isfinite(y).all(), name

@@ -71,9 +71,7 @@ Examples:
 @_options.out
 @_options.force
 @_options.json_out
-def command(model, targets, target_files, calibration, calibration_samples, eval_data, eval_limit, preprocessing,
-            weights, input_shape, latency_runs, method, train_data, epochs, learning_rate, train_limit, distill,
-            compare_ptq, run_gate_after, baseline, gate_config, junit, framework, threads, out, force, as_json):
+def command(model, run_gate_after, baseline, gate_config, junit, as_json, **options):
     """Convert MODEL (default: the shipped inception-mini) to each --target, check every artifact
     against its profile, and compare it with its float reference on the same runtime.
 
@@ -84,13 +82,8 @@ def command(model, targets, target_files, calibration, calibration_samples, eval
 
     if not run_gate_after and (baseline or gate_config or junit):
         raise click.UsageError("--baseline, --gate-config and --junit apply with --gate")
-    report = convert(model, targets=targets, target_files=list(target_files), framework=framework,
-                     calibration=calibration, calibration_samples=calibration_samples, eval_data=eval_data,
-                     eval_limit=eval_limit, preprocessing=preprocessing, weights=weights, input_shape=input_shape,
-                     out=out, force=force, threads=threads,
-                     latency_runs=latency_runs, method=method, train_data=train_data, epochs=epochs,
-                     learning_rate=learning_rate, train_limit=train_limit, distill=distill,
-                     compare_ptq=compare_ptq)
+    # The flags are named like convert()'s keywords, so they pass straight through (edge_inception/options.py).
+    report = convert(model, **{**options, "target_files": list(options["target_files"])})
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

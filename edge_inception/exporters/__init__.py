@@ -1,63 +1,33 @@
-"""Exporters (float artifacts) and artifact verifiers, one module per format, registered where defined.
+"""Float exporters, keyed by (format, source kind) and registered where defined.
 
-    export = get_exporter("tflite")
-    export(loaded_model, dest, target=get_target("onnx-fp32"))
-    violations = get_verifier("tflite")(path, target)    # [] when the artifact meets its profile
+    info = export(loaded_model, dest, target=get_target("onnx-fp32"))   # dict for the report
+    EXPORTERS.keys()    # [('onnx', 'keras'), ('onnx', 'saved_model'), ('onnx', 'tf_keras'), ('onnx', 'torch'), ...]
+
+A source kind is what ``LoadedModel.kind`` says the model is ('keras', 'tf_keras', 'saved_model',
+'torch'); adding one means registering its exporters, never an if/elif here or in the pipeline.
+Verification of an artifact against its profile is edge_inception.validate.validate, for every format.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from edge_inception._core.errors import UsageError
-from edge_inception._core.registry import import_submodules
+from edge_inception._core.registry import Registry
 
-_EXPORTERS: dict[str, Callable] = {}
-_VERIFIERS: dict[str, Callable] = {}
-SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "openvino": ".xml"}
+TF_KINDS = ("keras", "tf_keras", "saved_model")  # the source kinds TensorFlow's converters read
+SOURCE_KINDS = (*TF_KINDS, "torch")
 
-
-def artifact_files(path) -> list:
-    """Every file an artifact consists of: an IR's .xml and .bin, an ONNX file and its external data."""
-    from pathlib import Path
-
-    path = Path(path)
-    companions = {".xml": [path.with_suffix(".bin")], ".onnx": [path.with_name(path.name + ".data")]}
-    return [path, *(p for p in companions.get(path.suffix, []) if p.exists())]
+EXPORTERS: Registry[Callable] = Registry("exporter", package=__name__)
 
 
-def artifact_size(path) -> int:
-    return sum(p.stat().st_size for p in artifact_files(path))
+def register_exporter(fmt: str, *kinds: str):
+    """Register ``fn(lm, dest, *, target) -> info`` for ``fmt`` from each source kind in ``kinds``."""
+    return EXPORTERS.register(*((fmt, kind) for kind in kinds))
 
 
-def _register(table: dict, kind: str, fmt: str):
-    def deco(fn: Callable) -> Callable:
-        if fmt in table:
-            raise ValueError(f"{kind} for {fmt!r} is registered twice")
-        table[fmt] = fn
-        return fn
-
-    return deco
-
-
-def register_exporter(fmt: str):
-    return _register(_EXPORTERS, "exporter", fmt)
-
-
-def register_verifier(fmt: str):
-    return _register(_VERIFIERS, "verifier", fmt)
-
-
-def _get(table: dict, kind: str, fmt: str) -> Callable:
-    import_submodules(__name__)
-    if fmt not in table:
-        raise UsageError(f"no {kind} for format '{fmt}'", fix=f"known: {', '.join(sorted(table))}")
-    return table[fmt]
-
-
-def get_exporter(fmt: str) -> Callable:
-    return _get(_EXPORTERS, "exporter", fmt)
-
-
-def get_verifier(fmt: str) -> Callable:
-    return _get(_VERIFIERS, "verifier", fmt)
+def export(lm, dest: Path, *, target) -> dict:
+    fn = EXPORTERS.get((target.format, lm.kind),
+                       fix=f"{target.format} float artifacts can be made from: "
+                           f"{', '.join(k for f, k in EXPORTERS if f == target.format)}")
+    return fn(lm, Path(dest), target=target)

@@ -1,8 +1,7 @@
-"""ONNX export with tf2onnx, and verification of .onnx artifacts.
+"""ONNX export: tf2onnx for TensorFlow sources, torch.onnx for PyTorch.
 
     export_onnx(loaded_model, dest, target=get_target("onnx-fp32"))  # float ONNX, dynamic batch
     proto = onnx_model(loaded_model, opset=17)                   # the same, in memory
-    verify_onnx(path, target)                                    # [] when it meets its profile
 
 Keras 3, tf_keras and SavedModel sources all go through one path: a tf.function with a fixed NHWC
 signature (batch left dynamic so evaluation can batch) handed to ``tf2onnx.convert.from_function``.
@@ -19,12 +18,15 @@ from pathlib import Path
 from edge_inception._core.atomic import atomic_path
 from edge_inception._core.errors import TargetFailed
 from edge_inception._core.native import quiet_native
-from edge_inception.exporters import register_exporter, register_verifier
+from edge_inception._core.registry import Registry
+from edge_inception.exporters import SOURCE_KINDS, TF_KINDS, register_exporter
+from edge_inception.formats.onnx import SPEC_KEY
 from edge_inception.models.loader import LoadedModel
 
 OPSET = 17  # the [export] opset default of the target schema; ORT 1.17+ and OpenVINO read it
 INPUT_NAME, OUTPUT_NAME, BATCH_DIM = "image", "logits", "batch"
-SPEC_KEY = "edge_inception.spec"  # metadata_props key: the ModelSpec travels inside the artifact
+# Source kind -> fn(lm, opset) -> (float ModelProto, converter description)
+ONNX_GRAPHS: Registry = Registry("ONNX graph builder")
 
 
 def _source_function(lm: LoadedModel):
@@ -55,13 +57,14 @@ def _source_function(lm: LoadedModel):
 def onnx_model(lm: LoadedModel, *, opset: int = OPSET):
     """The float32 ONNX ModelProto of ``lm``, with input 'image' [batch, ...] in the model's own layout
     (NHWC for Keras, NCHW for PyTorch) and output 'logits'."""
-    proto, converter = _torch_proto(lm, opset) if lm.kind == "torch" else _tf_proto(lm, opset)
+    proto, converter = ONNX_GRAPHS.get(lm.kind)(lm, opset)
     _rename_io(proto)
     _set_metadata(proto, {SPEC_KEY: json.dumps(lm.spec.to_dict()), "edge_inception.source_kind": lm.kind,
                           "edge_inception.converter": converter})
     return proto
 
 
+@ONNX_GRAPHS.register(*TF_KINDS)
 def _tf_proto(lm: LoadedModel, opset: int):
     from edge_inception._core.native import import_tensorflow
 
@@ -78,6 +81,7 @@ def _tf_proto(lm: LoadedModel, opset: int):
     return proto, f"tf2onnx {tf2onnx.__version__}, tensorflow {tf.__version__}"
 
 
+@ONNX_GRAPHS.register("torch")
 def _torch_proto(lm: LoadedModel, opset: int):
     """torch.onnx's dynamo exporter (the TorchScript exporter is deprecated since torch 2.9)."""
     import tempfile
@@ -122,7 +126,7 @@ def save_onnx(proto, dest: Path) -> None:
         onnx.save_model(proto, str(tmp))
 
 
-@register_exporter("onnx")
+@register_exporter("onnx", *SOURCE_KINDS)
 def export_onnx(lm: LoadedModel, dest: Path, *, target) -> dict:
     precision, opset = target.precision, target.export.get("opset", OPSET)
     if precision != "float32":
@@ -131,13 +135,3 @@ def export_onnx(lm: LoadedModel, dest: Path, *, target) -> dict:
     save_onnx(proto, dest)
     converter = next(p.value for p in proto.metadata_props if p.key == "edge_inception.converter")
     return {"converter": converter, "precision": precision, "opset": opset}
-
-
-@register_verifier("onnx")
-def verify_onnx(path: Path, target) -> list[str]:
-    """Rules of the profile that the artifact breaks, one message per violation (empty when it passes):
-    for int8, every Conv/MatMul/Gemm takes weights and activations from a DequantizeLinear; the rules
-    live in edge_inception/validate, the same for every format."""
-    from edge_inception.validate import validate
-
-    return validate(path, target)

@@ -1,9 +1,8 @@
-"""OpenVINO IR export with ``openvino.convert_model``, and verification of IR (.xml + .bin) artifacts.
+"""OpenVINO IR export with ``openvino.convert_model`` (PyTorch sources through _torch.py).
 
     info = export_openvino(loaded_model, out / "model.xml", target=get_target("openvino-fp32"))  # + model.bin
     ov_model = to_openvino_model(loaded_model)        # in memory, e.g. for NNCF
     save_ir(ov_model, out / "model.xml", compress_to_fp16=False)
-    verify_openvino(out / "model.xml", target)        # [] when the IR meets its profile
 
 Keras 3 and tf_keras model objects go to ``convert_model`` directly; a SavedModel folder goes by its
 path. The input is fixed to the ModelSpec's H, W, C with a dynamic batch, so evaluation can batch.
@@ -20,22 +19,36 @@ from pathlib import Path
 
 from edge_inception._core.errors import InputError, TargetFailed
 from edge_inception._core.native import quiet_native
-from edge_inception.exporters import register_exporter, register_verifier
+from edge_inception._core.registry import Registry
+from edge_inception.exporters import SOURCE_KINDS, TF_KINDS, register_exporter
+from edge_inception.formats.openvino import RT_INFO_KEY
 from edge_inception.models.loader import LoadedModel
+
+# Source kind -> fn(lm) -> float openvino.Model with a dynamic batch
+OV_MODELS: Registry = Registry("OpenVINO model builder")
 
 
 def to_openvino_model(lm: LoadedModel):
-    """An in-memory ``openvino.Model`` of the source, float32, NHWC input with a dynamic batch."""
+    """An in-memory ``openvino.Model`` of the source, float32, in the source's layout with a dynamic batch;
+    the ModelSpec travels inside it, so the IR alone says how to preprocess its input."""
+    ov_model = OV_MODELS.get(lm.kind)(lm)
+    ov_model.set_rt_info(json.dumps(lm.spec.to_dict()), RT_INFO_KEY)
+    return ov_model
+
+
+@OV_MODELS.register("torch")
+def _from_torch(lm: LoadedModel):
+    from edge_inception.exporters._torch import torch_to_openvino
+
+    return torch_to_openvino(lm.model, lm.spec)
+
+
+@OV_MODELS.register(*TF_KINDS)
+def _from_tensorflow(lm: LoadedModel):
     import openvino as ov
 
     # convert_model takes tf.keras.Model objects, and Keras 3 models through the same TensorFlow
     # frontend (it traces them to a tf.function); a SavedModel is read from its folder.
-    if lm.kind == "torch":
-        from edge_inception.exporters._torch import torch_to_openvino
-
-        ov_model = torch_to_openvino(lm.model, lm.spec)
-        ov_model.set_rt_info(json.dumps(lm.spec.to_dict()), ["edge_inception", "model_spec"])
-        return ov_model
     source = str(lm.model) if lm.kind == "saved_model" else lm.model
     shape = ov.PartialShape([-1, *lm.spec.input_shape])
     # Keras 3 warns that a positional input does not match its named input structure: harmless.
@@ -48,8 +61,6 @@ def to_openvino_model(lm: LoadedModel):
             raise TargetFailed(f"OpenVINO conversion failed: {msg[:300] or type(e).__name__}") from None
     if len(ov_model.inputs) != 1:
         raise TargetFailed(f"OpenVINO conversion gave {len(ov_model.inputs)} inputs; one image input expected")
-    # The ModelSpec travels inside the artifact, so the IR alone says how to preprocess its input.
-    ov_model.set_rt_info(json.dumps(lm.spec.to_dict()), ["edge_inception", "model_spec"])
     return ov_model
 
 
@@ -72,7 +83,7 @@ def save_ir(ov_model, dest: Path, *, compress_to_fp16: bool) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@register_exporter("openvino")
+@register_exporter("openvino", *SOURCE_KINDS)
 def export_openvino(lm: LoadedModel, dest: Path, *, target) -> dict:
     import openvino as ov
 
@@ -101,15 +112,3 @@ def read_ir(path: Path):
     except RuntimeError as e:
         first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
         raise InputError(path, f"is not an OpenVINO IR that OpenVINO can read ({first[:200]})", fix=fix) from None
-
-
-@register_verifier("openvino")
-def verify_openvino(path: Path, target) -> list[str]:
-    """Rules of the profile that the IR breaks, one message per violation (empty when it passes).
-
-    int8: every Convolution/MatMul has quantized activations and weights. float32: weights are not
-    stored as f16 (the save_model default). float16: weights are stored as f16. The rules live in
-    edge_inception/validate, the same for every format."""
-    from edge_inception.validate import validate
-
-    return validate(Path(path), target)

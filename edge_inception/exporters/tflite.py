@@ -1,4 +1,4 @@
-"""TFLite export with the TensorFlow Lite converter, and verification of .tflite artifacts.
+"""TFLite export of TensorFlow sources with the TensorFlow Lite converter (PyTorch: tflite_torch.py).
 
 Keras 3, tf_keras and SavedModel sources all go through one path: a concrete function with a fixed
 NHWC signature (batch left dynamic so evaluation can batch), so the converter sees the same graph
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from edge_inception._core.atomic import atomic_path
 from edge_inception._core.native import quiet_native
-from edge_inception.exporters import register_exporter, register_verifier
+from edge_inception.exporters import TF_KINDS, register_exporter
 from edge_inception.models.loader import LoadedModel
 
 
@@ -65,17 +65,13 @@ def convert_to_file(converter, dest: Path) -> None:
         tmp.write_bytes(flatbuffer)
 
 
-@register_exporter("tflite")
+@register_exporter("tflite", *TF_KINDS)
 def export_tflite(lm: LoadedModel, dest: Path, *, target) -> dict:
     from edge_inception._core.native import import_tensorflow
 
     tf = import_tensorflow()
 
     precision = target.precision
-    if lm.kind == "torch":
-        from edge_inception.exporters._litert_torch import torch_to_tflite
-
-        return {**torch_to_tflite(lm.model, lm.spec, dest, float16=precision == "float16"), "precision": precision}
     with make_converter(lm) as converter:
         if precision == "float16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -103,12 +99,3 @@ def tflite_ops(path: Path) -> list[dict]:
             "output_names": [tensors[i]["name"] for i in op["outputs"] if i in tensors],
         })
     return ops
-
-
-@register_verifier("tflite")
-def verify_tflite(path: Path, target) -> list[str]:
-    """Rules of the profile that the artifact breaks, one message per violation (empty when it passes);
-    the rules live in edge_inception/validate, the same for every format."""
-    from edge_inception.validate import validate
-
-    return validate(path, target)

@@ -6,8 +6,9 @@ run, then export the fine-tuned model to each int8 target with the ranges learne
     qat.info                                                            # what training did, for the report
 
 A trainer is registered per LoadedModel kind (``register_trainer``): tfmot_qat.py for Keras (Keras 3
-models are rebuilt as tf_keras first, rebuild.py), nncf_qat.py for PyTorch. Each returns a QatModel
-whose ``exporters`` map a target format to a function writing that format.
+models are rebuilt as tf_keras first, rebuild.py), nncf_qat.py for PyTorch. Each returns a QatModel,
+a source of its own kind ('qat-keras', 'qat-torch') that the quantizer registry turns into each int8
+target (``register_qat_exports``), as it turns a float source into PTQ artifacts.
 """
 
 from __future__ import annotations
@@ -42,21 +43,50 @@ class QatSettings:
 
 
 class QatModel:
-    """A fine-tuned fake-quantized model. ``exporters`` maps a target format to
-    ``fn(target, dest) -> info``; a format without one fails that target with a clear message."""
+    """A fine-tuned fake-quantized model: a source of kind ``kind`` for the quantizer registry."""
 
     framework = ""
-    exporters: dict[str, Callable]
+    kind = ""
 
     def __init__(self, info: dict):
         self.info = info
 
     def export(self, target, dest: Path) -> dict:
-        fn = self.exporters.get(target.format)
-        if fn is None:
-            raise TargetFailed(f"{target.name}: quantization-aware training of a {self.framework} model cannot "
-                               f"export to {target.format} (supported: {', '.join(sorted(self.exporters))})")
-        return {"method": "qat", **fn(target, Path(dest))}  # training itself: report["settings"]["qat"]
+        from edge_inception.quantizers import quantize
+
+        return quantize(self, dest, target=target, calibration=None)
+
+
+def register_qat_exports(kind: str, methods: dict[str, str]) -> None:
+    """Register a QatModel kind's writers: quantizer library -> name of the method ``(target, dest) -> info``
+    that writes that library's format from the trained model (no re-calibration)."""
+    from edge_inception.quantizers import register_quantizer
+
+    for library, method in methods.items():
+        def write(qat, dest: Path, *, target, calibration, _method=method) -> dict:
+            refuse_untrainable(target)
+            return {"method": "qat", **getattr(qat, _method)(target, Path(dest))}  # training: settings.qat
+
+        register_quantizer(library, kind)(write)
+
+
+# Profile settings that a trained model cannot honour, because they change what is trained or how the
+# graph is quantized: refused by name, as post-training quantization refuses what its library lacks.
+_UNTRAINABLE = {
+    ("quantizer", "qdq_config"): ("standard",),      # QNN's QDQ layout (uint8 activations, symmetric weights)
+    ("quantizer", "target_device"): ("cpu",),        # NNCF's device-specific quantizer placement
+    ("quantizer", "reduce_range"): (False,),
+    ("quantizer", "calibration_method"): ("minmax",),  # ranges are trained, not calibrated
+}
+
+
+def refuse_untrainable(target) -> None:
+    for (section, key), allowed in _UNTRAINABLE.items():
+        value = getattr(target, section).get(key, allowed[0])
+        if value not in allowed:
+            raise TargetFailed(f"{target.name}: [{section}] {key} = {value!r} cannot be honoured by "
+                               f"quantization-aware training (it supports {', '.join(map(repr, allowed))}); "
+                               "convert this target with --method ptq")
 
 
 def register_trainer(*kinds: str):
@@ -138,30 +168,24 @@ def supported_summary() -> dict[str, list[str]]:
     return {"kinds": sorted(_TRAINERS)}
 
 
-def check_options(*, method: str, train_data, epochs: int, learning_rate: float | None, train_limit: int | None,
-                  compare_ptq: bool, targets, distill: bool | None = None) -> QatSettings | None:
-    """Validate the convert options that concern QAT before any work; QatSettings for a QAT run, else None."""
-    if method not in ("ptq", "qat"):
-        raise UsageError(f"unknown --method '{method}'", fix="use ptq (post-training) or qat (quantization-aware "
-                         "training)")
-    if method == "ptq":
-        extra = [opt for opt, given in (("--train-data", train_data is not None), ("--compare-ptq", compare_ptq),
-                                        ("--learning-rate", learning_rate is not None),
-                                        ("--train-limit", train_limit is not None),
-                                        ("--distill/--no-distill", distill is not None)) if given]
+def check_options(opts, *, targets) -> QatSettings | None:
+    """Validate the QAT group of convert's options (edge_inception.options.QatOptions, already
+    range-checked) against the run's targets before any work; QatSettings for a QAT run, else None."""
+    if opts.method == "ptq":
+        extra = [opt for opt, given in (("--train-data", opts.train_data is not None),
+                                        ("--compare-ptq", opts.compare_ptq),
+                                        ("--learning-rate", opts.learning_rate is not None),
+                                        ("--train-limit", opts.train_limit is not None),
+                                        ("--distill/--no-distill", opts.distill is not None)) if given]
         if extra:
             raise UsageError(f"{extra[0]} applies to --method qat only", fix="add --method qat, or drop it")
         return None
-    if train_data is None:
+    if opts.train_data is None:
         raise UsageError("--method qat needs labelled training images",
                          fix="pass --train-data fashion-mnist, or a folder with one sub-folder per class, or a .npz "
                          "with labels")
     if not any(t.is_quantized for t in targets):
         raise UsageError("--method qat needs an int8 target",
                          fix="add e.g. --target tflite-int8,onnx-int8,openvino-int8")
-    if epochs < 1 or (train_limit is not None and train_limit < 1):
-        raise UsageError("--epochs and --train-limit must be at least 1")
-    if learning_rate is not None and not learning_rate > 0:
-        raise UsageError(f"--learning-rate must be positive, not {learning_rate}")
-    return QatSettings(epochs=epochs, learning_rate=learning_rate or DEFAULT_LEARNING_RATE,
-                       distill=True if distill is None else distill)
+    return QatSettings(epochs=opts.epochs, learning_rate=opts.learning_rate or DEFAULT_LEARNING_RATE,
+                       distill=True if opts.distill is None else opts.distill)

@@ -36,6 +36,7 @@ from edge_inception.qat import (
     fit_epoch_torch,
     loss_description,
     onnx_qdq,
+    register_qat_exports,
     register_trainer,
     shuffled_batches,
 )
@@ -183,6 +184,7 @@ def _qdq_export_mode(model):
 
 class TorchQat(QatModel):
     framework = "PyTorch"
+    kind = "qat-torch"
 
     def __init__(self, lm, *, train, calibration, settings: QatSettings, nncf=None):
         self.qmodel, nncf_info = nncf if nncf is not None else (None, None)
@@ -190,8 +192,6 @@ class TorchQat(QatModel):
         self.lm, self.train, self.calibration, self.settings = lm, train, calibration, settings
         self._qdq = None
         self._tflite: dict[bool, object] = {}  # per_channel -> pt2e_qat.TrainedTflite
-        self.exporters = {"onnx": self._export_onnx, "openvino": self._export_openvino,
-                          "tflite": self._export_tflite}
 
     def _nncf_model(self, target):
         if self.qmodel is None:
@@ -254,3 +254,7 @@ class TorchQat(QatModel):
                 "io_dtype": io, "batch": 1, "ranges": "fake-quant ranges learned in PT2E training (no re-calibration)",
                 **({"io_edges": f"{io} input and output added around litert-torch's int8 I/O"} if io != "int8" else {}),
                 "training": trained.info}
+
+
+register_qat_exports(TorchQat.kind, {"tflite": "_export_tflite", "onnxruntime": "_export_onnx",
+                                     "nncf": "_export_openvino"})

@@ -188,7 +188,8 @@ def to_uint8(proto, *, weights: bool = True) -> int:
 
 
 def finish(proto, lm: LoadedModel, *, converter: str) -> None:
-    from edge_inception.exporters.onnx import SPEC_KEY, _rename_io, _set_metadata
+    from edge_inception.exporters.onnx import _rename_io, _set_metadata
+    from edge_inception.formats.onnx import SPEC_KEY
 
     _rename_io(proto)
     _set_metadata(proto, {SPEC_KEY: json.dumps(lm.spec.to_dict()), "edge_inception.source_kind": lm.kind,
@@ -228,6 +229,7 @@ def write_openvino(proto, lm: LoadedModel, dest: Path, *, target) -> dict:
     from edge_inception._core.errors import TargetFailed
     from edge_inception._core.native import quiet_native
     from edge_inception.exporters.openvino import save_ir
+    from edge_inception.formats.openvino import RT_INFO_KEY
 
     proto = onnx.ModelProto.FromString(proto.SerializeToString())
     finish(proto, lm, converter="")
@@ -241,7 +243,7 @@ def write_openvino(proto, lm: LoadedModel, dest: Path, *, target) -> dict:
         except Exception as e:  # noqa: BLE001 - the frontends raise OpConversionFailure and plain exceptions
             raise TargetFailed(f"OpenVINO conversion of the QAT model failed: {' '.join(str(e).split())[:300]}") \
                 from None
-    ov_model.set_rt_info(json.dumps(lm.spec.to_dict()), ["edge_inception", "model_spec"])
+    ov_model.set_rt_info(json.dumps(lm.spec.to_dict()), RT_INFO_KEY)
     save_ir(ov_model, dest, compress_to_fp16=False)
     return {"converter": f"openvino {ov.__version__} convert_model from the QAT QDQ ONNX",
             "ranges": "learned in training (not re-calibrated)", "files": [dest.name, dest.with_suffix(".bin").name]}

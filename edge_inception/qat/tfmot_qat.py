@@ -36,6 +36,7 @@ from edge_inception.qat import (
     QatSettings,
     loss_description,
     onnx_qdq,
+    register_qat_exports,
     register_trainer,
     shuffled_batches,
 )
@@ -211,6 +212,7 @@ def _init_ranges(qmodel, calibration) -> int:
 
 class KerasQat(QatModel):
     framework = "Keras"
+    kind = "qat-keras"
 
     def __init__(self, qmodel, lm, info: dict):
         super().__init__(info)
@@ -218,17 +220,18 @@ class KerasQat(QatModel):
         self._tmp = tempfile.TemporaryDirectory(prefix="edge-inception-qat-")
         self._float_io_tflite: Path | None = None
         self._qdq = None
-        self.exporters = {"tflite": self._export_tflite, "onnx": self._export_onnx, "openvino": self._export_openvino}
 
-    def tflite_bytes(self, *, io_dtype: str = "float32") -> bytes:
-        """Full-integer TFLite whose activation ranges are the model's FakeQuant ranges."""
+    def tflite_bytes(self, *, io_dtype: str = "float32", static_batch: bool = False) -> bytes:
+        """Full-integer TFLite whose activation ranges are the model's FakeQuant ranges; ``static_batch``
+        fixes the batch at 1, as PTQ does for profiles with static_shapes."""
         from dataclasses import replace
 
         from edge_inception._core.native import import_tensorflow
         from edge_inception.exporters.tflite import make_converter
 
         tf = import_tensorflow()
-        with make_converter(replace(self.lm, model=self.qmodel, kind="tf_keras")) as converter:
+        source = replace(self.lm, model=self.qmodel, kind="tf_keras")
+        with make_converter(source, static_batch=static_batch) as converter:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             # No representative_dataset: ranges come from training only. (TFLITE_BUILTINS_INT8 would demand
             # one; a tensor without a trained range stays float, and the target's verifier refuses it.)
@@ -259,11 +262,13 @@ class KerasQat(QatModel):
         if not q.get("per_channel", True):
             raise TargetFailed(f"{target.name}: tfmot's default 8-bit scheme trains per-channel weights; a "
                                "per-tensor profile needs --method ptq")
-        io = q.get("io_dtype", "float32")
-        data = self._float_io_path().read_bytes() if io == "float32" else self.tflite_bytes(io_dtype=io)
+        io, static = q.get("io_dtype", "float32"), target.constraints.get("static_shapes", False)
+        data = (self._float_io_path().read_bytes() if io == "float32" and not static
+                else self.tflite_bytes(io_dtype=io, static_batch=static))
         atomic_write_bytes(dest, data)
         return {"library": f"tensorflow {tf.__version__} TFLiteConverter on the tfmot QAT model",
                 "weights": "int8 per-channel", "activations": "int8", "io_dtype": io,
+                "batch": 1 if static else "dynamic",
                 "ranges": "FakeQuant ranges learned in training (no representative dataset)"}
 
     def qdq_proto(self):
@@ -286,3 +291,7 @@ class KerasQat(QatModel):
 
     def _export_openvino(self, target, dest: Path) -> dict:
         return onnx_qdq.write_openvino(self.qdq_proto(), self.lm, dest, target=target)
+
+
+register_qat_exports(KerasQat.kind, {"tflite": "_export_tflite", "onnxruntime": "_export_onnx",
+                                     "nncf": "_export_openvino"})

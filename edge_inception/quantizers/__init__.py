@@ -1,31 +1,31 @@
-"""Quantizers, one module per library, registered where defined.
+"""Quantizers, keyed by (library, source kind) and registered where defined: one module per library for
+post-training quantization, and the QAT modules register the trained models' kinds ('qat-keras',
+'qat-torch') the same way, so the pipeline turns every int8 target into an artifact with one call.
 
-    quantize = get_quantizer("tflite")
     info = quantize(loaded_model, dest, target=target, calibration=calib)   # dict for the report
+    QUANTIZERS.keys()   # [('nncf', 'keras'), ..., ('tflite', 'qat-keras'), ('tflite', 'torch')]
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from edge_inception._core.errors import UsageError
-from edge_inception._core.registry import import_submodules
+from edge_inception._core.registry import Registry
 
-_QUANTIZERS: dict[str, Callable] = {}
-
-
-def register_quantizer(library: str):
-    def deco(fn: Callable) -> Callable:
-        if library in _QUANTIZERS:
-            raise ValueError(f"quantizer {library!r} is registered twice")
-        _QUANTIZERS[library] = fn
-        return fn
-
-    return deco
+# The QAT trainers register their trained models' kinds from their own modules, which are imported by
+# the time such a model exists (edge_inception.qat.train_qat).
+QUANTIZERS: Registry[Callable] = Registry("quantizer", package=__name__)
 
 
-def get_quantizer(library: str) -> Callable:
-    import_submodules(__name__)
-    if library not in _QUANTIZERS:
-        raise UsageError(f"no quantizer for library '{library}'", fix=f"known: {', '.join(sorted(_QUANTIZERS))}")
-    return _QUANTIZERS[library]
+def register_quantizer(library: str, *kinds: str):
+    """Register ``fn(source, dest, *, target, calibration) -> info`` for ``library`` and each source kind."""
+    return QUANTIZERS.register(*((library, kind) for kind in kinds))
+
+
+def quantize(source, dest: Path, *, target, calibration) -> dict:
+    """``source`` is a LoadedModel, or a trained QAT model (its ``kind`` says which)."""
+    library = target.quantizer["library"]
+    fn = QUANTIZERS.get((library, source.kind),
+                        fix=f"{library} quantizes: {', '.join(k for lib, k in QUANTIZERS if lib == library)}")
+    return fn(source, Path(dest), target=target, calibration=calibration)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_inception.data.calibration import CalibrationSet
+from edge_inception.exporters import SOURCE_KINDS
 from edge_inception.exporters.openvino import save_ir, to_openvino_model
 from edge_inception.models.loader import LoadedModel
 from edge_inception.quantizers import register_quantizer
@@ -61,7 +62,7 @@ def _refuse_unsupported(q: dict) -> None:
                          fix="set overflow_fix = 'enable' instead of reduce_range")
 
 
-@register_quantizer("nncf")
+@register_quantizer("nncf", *SOURCE_KINDS)
 def quantize_nncf(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
     import nncf
     from nncf.quantization.advanced_parameters import (

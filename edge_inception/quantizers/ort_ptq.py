@@ -1,6 +1,6 @@
 """Static post-training quantization with ONNX Runtime's quantization tool, QDQ format.
 
-    info = get_quantizer("onnxruntime")(loaded_model, dest, target=target, calibration=calib)
+    info = quantize(loaded_model, dest, target=target, calibration=calib)
     info["activations"], info["weights"], info["isa_reason"]     # what 'auto' became, and why
 
 Float ONNX from the ONNX exporter -> ``quant_pre_process`` (shape inference and graph optimization,
@@ -21,6 +21,7 @@ from edge_inception._core.atomic import atomic_path
 from edge_inception._core.errors import TargetFailed
 from edge_inception._core.native import quiet_native
 from edge_inception.data.calibration import CalibrationSet
+from edge_inception.exporters import SOURCE_KINDS
 from edge_inception.exporters.onnx import INPUT_NAME, onnx_model, save_onnx
 from edge_inception.models.loader import LoadedModel
 from edge_inception.quantizers import register_quantizer
@@ -166,7 +167,7 @@ def _quantize_qnn(float_path: Path, pre_path: Path, dest: Path, q: dict, act: st
             onnx.save_model(quantized, str(out))
 
 
-@register_quantizer("onnxruntime")
+@register_quantizer("onnxruntime", *SOURCE_KINDS)
 def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static

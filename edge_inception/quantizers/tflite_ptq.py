@@ -1,7 +1,8 @@
 """Full-integer post-training quantization with the TFLite converter and a representative dataset.
 
 int8 weights (per-channel unless the profile asks per-tensor) and int8 activations; I/O stays
-float32 or becomes int8/uint8 as the target profile says.
+float32 or becomes int8/uint8 as the target profile says. PyTorch sources go through litert-torch's
+PT2E quantizer instead (batch 1; its int8 I/O is given the profile's io_dtype).
 """
 
 from __future__ import annotations
@@ -9,12 +10,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge_inception.data.calibration import CalibrationSet
+from edge_inception.exporters import TF_KINDS
 from edge_inception.exporters.tflite import convert_to_file, make_converter
 from edge_inception.models.loader import LoadedModel
 from edge_inception.quantizers import register_quantizer
 
 
-@register_quantizer("tflite")
+@register_quantizer("tflite", "torch")
+def quantize_tflite_torch(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
+    from edge_inception.exporters._litert_torch import torch_to_tflite
+
+    q = target.quantizer
+    info = torch_to_tflite(lm.model, lm.spec, dest, calibration=calibration, per_channel=q["per_channel"],
+                           io_dtype=q["io_dtype"])
+    return {**info, "activations": "int8", "calibration": calibration.to_dict()}
+
+
+@register_quantizer("tflite", *TF_KINDS)
 def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
     from edge_inception._core.native import import_tensorflow
 
@@ -22,12 +34,6 @@ def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: Calibra
 
     q = target.quantizer
     static = target.constraints.get("static_shapes", False)
-    if lm.kind == "torch":  # litert-torch's PT2E path (batch 1); its int8 I/O is given the profile's io_dtype
-        from edge_inception.exporters._litert_torch import torch_to_tflite
-
-        info = torch_to_tflite(lm.model, lm.spec, dest, calibration=calibration, per_channel=q["per_channel"],
-                               io_dtype=q["io_dtype"])
-        return {**info, "activations": "int8", "calibration": calibration.to_dict()}
     with make_converter(lm, static_batch=static) as converter:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = calibration.tflite_representative_dataset

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from edge_inception._core.errors import UsageError
-from edge_inception._core.registry import import_submodules
+from edge_inception._core.registry import Registry
 
 if TYPE_CHECKING:
     from edge_inception.models.spec import ModelSpec
@@ -47,17 +46,27 @@ class Runtime(Protocol):
 
 
 class RuntimeBase:
-    """Defaults: a runtime accepts files by suffix; an artifact without metadata gets its spec from the
-    input shape the runtime reports (preprocessing unknown: 'unit' until the user says otherwise)."""
+    """Defaults: a runtime of an artifact format (``format``) takes that format's files and reads the spec
+    the format embeds; a runtime of source models (Keras, PyTorch) lists its own ``suffixes``. An
+    artifact without metadata gets its spec from the input shape the runtime reports (preprocessing
+    unknown: 'unit' until the user says otherwise)."""
 
     name = ""
-    suffixes: tuple[str, ...] = ()
+    format: str | None = None
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        from edge_inception.formats import get_format
+
+        return (get_format(self.format).suffix,) if self.format else ()
 
     def accepts(self, path: Path) -> bool:
         return Path(path).is_file() and Path(path).suffix in self.suffixes
 
     def read_spec(self, path: Path):
-        return None
+        from edge_inception.formats import get_format
+
+        return get_format(self.format).read_spec(Path(path)) if self.format else None
 
     def infer_spec(self, path: Path):
         from edge_inception.artifacts import inferred_spec
@@ -66,22 +75,17 @@ class RuntimeBase:
         return inferred_spec(Path(path), session.input_shape, self.name)
 
 
-_RUNTIMES: dict[str, Runtime] = {}
+RUNTIMES: Registry[Runtime] = Registry("runtime", package=__name__)
 
 
 def register_runtime(cls):
     """Class decorator: instantiate and register under ``cls.name``; duplicates are refused."""
-    if cls.name in _RUNTIMES:
-        raise ValueError(f"runtime {cls.name!r} is registered twice")
-    _RUNTIMES[cls.name] = cls()
+    RUNTIMES.add(cls.name, cls())
     return cls
 
 
 def get_runtime(name: str) -> Runtime:
-    import_submodules(__name__)
-    if name not in _RUNTIMES:
-        raise UsageError(f"unknown runtime '{name}'", fix=f"known: {', '.join(sorted(_RUNTIMES))}")
-    return _RUNTIMES[name]
+    return RUNTIMES.get(name)
 
 
 def run_fixed_batch(run, batch: np.ndarray, fixed: int | None) -> np.ndarray:
@@ -95,5 +99,4 @@ def run_fixed_batch(run, batch: np.ndarray, fixed: int | None) -> np.ndarray:
 
 
 def list_runtimes() -> list[Runtime]:
-    import_submodules(__name__)
-    return [_RUNTIMES[k] for k in sorted(_RUNTIMES)]
+    return RUNTIMES.values()

@@ -84,12 +84,6 @@ def _version(dist: str) -> str:
 class LiteRTRuntime(RuntimeBase):
     name = "litert"
     format = "tflite"
-    suffixes = (".tflite",)
-
-    def read_spec(self, path):
-        from edge_inception.artifacts import read_tflite_spec
-
-        return read_tflite_spec(path)
 
     def load(self, path, *, threads: int) -> LiteRTSession:
         return LiteRTSession(Path(path), threads)

@@ -62,20 +62,6 @@ def _dtype_name(onnx_type: str) -> str:
 class OnnxRuntime(RuntimeBase):
     name = "onnxruntime"
     format = "onnx"
-    suffixes = (".onnx",)
-
-    def read_spec(self, path):
-        import onnx
-
-        from edge_inception.artifacts import spec_from_json
-        from edge_inception.exporters.onnx import SPEC_KEY
-
-        try:  # the graph only: external weight data is not needed to read metadata
-            proto = onnx.load(str(path), load_external_data=False)
-        except Exception:  # noqa: BLE001 - not a protobuf: the runtime's load names the problem
-            return None
-        text = next((p.value for p in proto.metadata_props if p.key == SPEC_KEY), None)
-        return None if text is None else spec_from_json(text, Path(path))
 
     def load(self, path, *, threads: int) -> OnnxRuntimeSession:
         return OnnxRuntimeSession(Path(path), threads)

@@ -73,16 +73,6 @@ class OpenVINOSession:
 class OpenVINORuntime(RuntimeBase):
     name = "openvino"
     format = "openvino"
-    suffixes = (".xml",)
-
-    def read_spec(self, path):
-        from edge_inception.artifacts import spec_from_json
-        from edge_inception.exporters.openvino import read_ir
-
-        model = read_ir(path)
-        if not model.has_rt_info(["edge_inception", "model_spec"]):
-            return None
-        return spec_from_json(model.get_rt_info(["edge_inception", "model_spec"]).astype(str), Path(path))
 
     def load(self, path, *, threads: int) -> OpenVINOSession:
         return OpenVINOSession(Path(path), threads)

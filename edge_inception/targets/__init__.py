@@ -36,7 +36,7 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], tuple | None, object
     "": {
         "name": (str, None, None),
         "description": (str, None, ""),
-        "format": (str, ("tflite", "onnx", "openvino"), None),
+        "format": (str, None, None),  # a registered format (edge_inception/formats/)
         "precision": (str, ("float32", "float16", "int8"), None),
         "runtime": (str, ("litert", "onnxruntime", "openvino"), None),
         "float_reference": (str, None, None),
@@ -76,17 +76,6 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], tuple | None, object
         "min_agreement": ((int, float), None, 0.97),
         "max_latency_ratio": ((int, float), None, 1.5),  # int8/float median latency on the same runtime
     },
-}
-
-
-# What each format can be, and which engine verifies it here: capabilities as data, checked on load.
-FORMATS = {
-    "tflite": {"precisions": ("float32", "float16", "int8"), "runtime": "litert", "libraries": ("tflite",)},
-    "onnx": {"precisions": ("float32", "int8"), "runtime": "onnxruntime", "libraries": ("onnxruntime",)},
-    # The IR inspector sees quantization at multiply-accumulates only (NNCF leaves the rest to the plugin,
-    # which computes it in f16/f32 on NPU and CPU alike), so full_integer cannot be checked there.
-    "openvino": {"precisions": ("float32", "float16", "int8"), "runtime": "openvino", "libraries": ("nncf",),
-                 "full_integer": False},
 }
 
 
@@ -146,6 +135,10 @@ def _check(section: str, key: str, value, path: Path) -> object:
         raise InputError(path, f"{where}'{key}' must be {names}, got {value!r}")
     if key == "device" and value not in DEVICES:
         allowed = tuple(DEVICES)
+    if key == "format" and not section:
+        from edge_inception.formats import format_names
+
+        allowed = format_names()
     if allowed is not None and value not in allowed:
         raise InputError(path, f"{where}'{key}' = {value!r} is not allowed", fix=f"allowed: {', '.join(allowed)}")
     return value
@@ -181,31 +174,33 @@ def load_target_file(path: str | Path) -> Target:
                precision=top["precision"], runtime=top["runtime"], float_reference=top["float_reference"],
                quantizer=values["quantizer"], export=values["export"], constraints=values["constraints"],
                gate=values["gate"], source=str(path))
-    caps = FORMATS[t.format]
-    if t.precision not in caps["precisions"]:
+    from edge_inception.formats import get_format
+
+    caps = get_format(t.format)
+    if t.precision not in caps.precisions:
         raise InputError(path, f"format '{t.format}' cannot be {t.precision}",
-                         fix=f"{t.format} supports {', '.join(caps['precisions'])}")
-    if t.runtime != caps["runtime"]:
+                         fix=f"{t.format} supports {', '.join(caps.precisions)}")
+    if t.runtime != caps.runtime:
         raise InputError(path, f"runtime '{t.runtime}' does not run {t.format}",
-                         fix=f"use runtime = '{caps['runtime']}'")
+                         fix=f"use runtime = '{caps.runtime}'")
     if t.is_quantized and t.quantizer["library"] == "none":
         raise InputError(path, "an int8 target needs [quantizer] library",
                          fix="set library = 'tflite', 'onnxruntime' or 'nncf'")
-    if t.is_quantized and t.quantizer["library"] not in caps["libraries"]:
+    if t.is_quantized and t.quantizer["library"] not in caps.libraries:
         raise InputError(path, f"quantizer library '{t.quantizer['library']}' does not produce {t.format}",
-                         fix=f"use library = '{caps['libraries'][0]}'")
+                         fix=f"use library = '{caps.libraries[0]}'")
     if t.is_quantized and not t.float_reference:
         raise InputError(path, "an int8 target needs 'float_reference', the float target it is compared with")
     _check_constraints(t, caps, path)
     return t
 
 
-def _check_constraints(t: Target, caps: dict, path: Path) -> None:
+def _check_constraints(t: Target, caps, path: Path) -> None:
     """Constraints that contradict the rest of the profile are refused before any conversion."""
     c, q = t.constraints, t.quantizer
     if c["full_integer"] and not t.is_quantized:
         raise InputError(path, f"[constraints] full_integer needs precision = 'int8', not '{t.precision}'")
-    if c["full_integer"] and not caps.get("full_integer", True):
+    if c["full_integer"] and not caps.full_integer_checkable:
         raise InputError(path, f"[constraints] full_integer cannot be checked for {t.format} artifacts",
                          fix="remove full_integer; int8 targets are checked for quantized weights and activations")
     if t.is_quantized and c["io_dtypes"] and q["library"] == "tflite" and q["io_dtype"] not in c["io_dtypes"]:

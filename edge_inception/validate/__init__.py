@@ -4,22 +4,17 @@
     violations = check(desc, get_target("tflite-int8-npu"))   # [] when the artifact meets its profile
     violations = validate("model.onnx", get_target("onnx-int8-qnn"))      # both in one call
 
-An inspector (validate/tflite.py, onnx.py, openvino.py, registered where defined) reads one format
-into an ``ArtifactDescription``; the rules below read only that, so a constraint means the same thing
-for every format and a new format needs an inspector, not new rules. Each violation names the
+An inspector (validate/tflite.py, onnx.py, openvino.py, named by the format's declaration in
+edge_inception/formats/) reads one format into an ``ArtifactDescription``; the rules below read only
+that, so a constraint means the same thing for every format and a new format needs an inspector, not
+new rules. Each violation names the
 operator, its layer and the rule it breaks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-from edge_inception._core.errors import UsageError
-from edge_inception._core.registry import import_submodules
-
-_INSPECTORS: dict[str, Callable] = {}
 
 
 @dataclass(frozen=True)
@@ -61,24 +56,14 @@ class ArtifactDescription:
         return asdict(self)
 
 
-def register_inspector(fmt: str):
-    def deco(fn: Callable) -> Callable:
-        if fmt in _INSPECTORS:
-            raise ValueError(f"inspector for {fmt!r} is registered twice")
-        _INSPECTORS[fmt] = fn
-        return fn
-
-    return deco
-
-
 def describe(path: str | Path, fmt: str) -> ArtifactDescription:
-    import_submodules(__name__)
-    if fmt not in _INSPECTORS:
-        raise UsageError(f"no artifact inspector for format '{fmt}'", fix=f"known: {', '.join(sorted(_INSPECTORS))}")
-    return _INSPECTORS[fmt](Path(path))
+    from edge_inception.formats import get_format
+
+    return get_format(fmt).inspect(Path(path))
 
 
 def validate(path: str | Path, target) -> list[str]:
+    """Rules of ``target`` that the artifact at ``path`` breaks, one message each ([] when it passes)."""
     return check(describe(path, target.format), target)
 
 

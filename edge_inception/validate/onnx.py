@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_inception.validate import ArtifactDescription, Op, Tensor, Weights, register_inspector
+from edge_inception.validate import ArtifactDescription, Op, Tensor, Weights
 
 # Operators whose second input is a weight tensor in a CNN (Keras Dense becomes MatMul or Gemm).
 _MAC = {"Conv", "ConvTranspose", "MatMul", "Gemm"}
@@ -27,7 +27,6 @@ def _np_dtype(elem_type: int) -> str:
         return onnx.TensorProto.DataType.Name(elem_type).lower()
 
 
-@register_inspector("onnx")
 def describe_onnx(path: Path) -> ArtifactDescription:
     import numpy as np
     import onnx

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_inception.validate import ArtifactDescription, Op, Tensor, Weights, register_inspector
+from edge_inception.validate import ArtifactDescription, Op, Tensor, Weights
 
 # Operations that carry weights into a multiply-accumulate: their inputs must all be quantized in int8.
 _MAC_OPS = {"Convolution", "GroupConvolution", "MatMul", "ConvolutionBackpropData", "GroupConvolutionBackpropData"}
@@ -102,7 +102,6 @@ def _weights(node) -> Weights:
     return Weights(stored.get_friendly_name(), d, "per-channel" if scale_size > 1 else "per-tensor", symmetric)
 
 
-@register_inspector("openvino")
 def describe_openvino(path: Path) -> ArtifactDescription:
     from edge_inception.exporters.openvino import read_ir
 

@@ -1,0 +1,80 @@
+"""Artifact formats, each declared once in a file of its own: the artifact's suffix and companion files,
+the precisions it can hold, the quantizer libraries that write it, the runtime that runs it here, how
+the ModelSpec is embedded and read back, and the inspector the profile rules read. A new format is one
+new file here; no table elsewhere is edited.
+
+    fmt = get_format("openvino")
+    fmt.suffix, fmt.runtime, fmt.precisions          # '.xml', 'openvino', ('float32', 'float16', 'int8')
+    artifact_files(out / "m.xml")                    # [m.xml, m.bin]
+    fmt.read_spec(path)                              # the ModelSpec the file carries, or None
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edge_inception._core.registry import Registry
+
+if TYPE_CHECKING:
+    from edge_inception.models.spec import ModelSpec
+    from edge_inception.validate import ArtifactDescription
+
+
+def _no_companions(path: Path) -> list[Path]:
+    return []
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    suffix: str                                   # of the file users pass around (an IR's .xml)
+    runtime: str                                  # the engine that runs and verifies it here
+    precisions: tuple[str, ...]
+    libraries: tuple[str, ...]                    # quantizer libraries that write its int8 artifacts
+    read_spec: Callable[[Path], ModelSpec | None]
+    inspect: Callable[[Path], ArtifactDescription]  # neutral description the profile rules read
+    # Other files the artifact consists of (an IR's .bin, ONNX external data), whether or not they exist.
+    companions: Callable[[Path], list[Path]] = _no_companions
+    # Writes the spec into a finished file; None where the exporters and quantizers embed it themselves.
+    embed_spec: Callable[[Path, ModelSpec], None] | None = None
+    # Whether the inspector sees every operator's tensors, so a full_integer rule can be checked.
+    full_integer_checkable: bool = True
+    notes: dict = field(default_factory=dict)
+
+
+FORMATS: Registry[Format] = Registry("format", package=__name__)
+
+
+def register_format(fmt: Format) -> Format:
+    return FORMATS.add(fmt.name, fmt)
+
+
+def get_format(name: str) -> Format:
+    return FORMATS.get(name)
+
+
+def list_formats() -> list[Format]:
+    return FORMATS.values()
+
+
+def format_names() -> tuple[str, ...]:
+    return tuple(FORMATS.keys())
+
+
+def artifact_path(folder: Path, stem: str, fmt: str) -> Path:
+    return Path(folder) / f"{stem}{get_format(fmt).suffix}"
+
+
+def artifact_files(path: str | Path) -> list[Path]:
+    """Every file an artifact consists of that exists: an IR's .xml and .bin, an ONNX file and its data."""
+    path = Path(path)
+    fmt = next((f for f in list_formats() if f.suffix == path.suffix), None)
+    extra = fmt.companions(path) if fmt is not None else []
+    return [path, *(p for p in extra if p.exists())]
+
+
+def artifact_size(path: str | Path) -> int:
+    return sum(p.stat().st_size for p in artifact_files(path))
