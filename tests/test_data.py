@@ -3,7 +3,7 @@
 import numpy as np
 
 from edge_inception.data.calibration import CalibrationSet
-from edge_inception.data.readers import open_source, read_fashion_mnist
+from edge_inception.data.readers import SAMPLE_FILE, open_source, read_fashion_mnist
 from edge_inception.models.zoo import get_entry
 from tests.conftest import write_pngs
 
@@ -43,7 +43,7 @@ def test_shipped_sample_is_real_and_balanced(sample_arrays):
     assert cx.shape == (500, 28, 28) and ex.shape == (2000, 28, 28)
     assert np.bincount(cy).tolist() == [50] * 10 and np.bincount(ey).tolist() == [200] * 10
     # They are the package's own images, at the recorded indices.
-    with np.load("edge_inception/data/samples/fashion_mnist_sample.npz") as z:
+    with np.load(SAMPLE_FILE) as z:
         xt, _ = read_fashion_mnist("test")
         assert np.array_equal(xt[z["evaluation_index"]], ex)
 

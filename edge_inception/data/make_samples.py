@@ -1,4 +1,4 @@
-"""Write the real Fashion-MNIST sample shipped in the package (data/samples/fashion_mnist_sample.npz).
+"""Write the real Fashion-MNIST sample shipped in the package (calibration/fashion_mnist_sample.npz).
 
     python -m edge_inception.data.make_samples
 

@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from edge_inception._core.errors import InputError
+from edge_inception._core.shipped import shipped_dir
 from edge_inception.models.spec import ModelSpec
 
 FASHION_MNIST_DIR = Path(os.environ.get("EDGE_INCEPTION_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
 FASHION_MNIST_LABELS = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
-SAMPLE_FILE = Path(__file__).with_name("samples") / "fashion_mnist_sample.npz"
+SAMPLE_FILE = shipped_dir("calibration") / "fashion_mnist_sample.npz"  # see calibration/README.md
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
@@ -145,7 +146,7 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def read_sample(part: str) -> tuple[np.ndarray, np.ndarray]:
-    """The real Fashion-MNIST sample shipped in the package (see data/samples/README.md)."""
+    """The real Fashion-MNIST sample shipped in the package (see calibration/README.md)."""
     with np.load(SAMPLE_FILE) as z:
         key = {"calibration": "calibration", "evaluation": "evaluation"}[part]
         return z[f"{key}_images"], z[f"{key}_labels"].astype(np.int64)

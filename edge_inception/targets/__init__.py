@@ -4,7 +4,7 @@
     t = load_target_file("my-npu.toml")    # a user's own profile
     [t.name for t in list_targets()]
 
-Profiles are searched in this package's folder and in ``./targets/`` of the working directory; a
+Profiles are searched in the shipped ``targets/`` folder and in ``./targets/`` of the working directory; a
 user's profile of the same name as a shipped one replaces it.
 """
 
@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_inception._core.errors import InputError, UsageError
+from edge_inception._core.shipped import shipped_dir
 
-SHIPPED_DIR = Path(__file__).parent
+SHIPPED_DIR = shipped_dir("targets")  # the repository's top-level targets/, inside the wheel when installed
 
 _DTYPES = ("float32", "float16", "int8", "uint8", "int16", "uint16")
 
