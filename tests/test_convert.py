@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from edge_inception.exporters.tflite import tflite_ops, verify_tflite
+from edge_inception.exporters.tflite import tflite_ops
 from edge_inception.targets import get_target
+from edge_inception.validate import validate as verify_tflite
 from tests.conftest import tiny_tf_keras_model
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from edge_inception._core.errors import InputError
-from edge_inception.exporters.onnx import verify_onnx
 from edge_inception.quantizers.ort_ptq import choose_ort_types
 from edge_inception.targets import get_target
+from edge_inception.validate import validate as verify_onnx
 from tests.conftest import tiny_tf_keras_model
 
 AVX2_ZEN1 = {"sse4_2": True, "avx2": True, "fma": True, "avx512f": False, "avx512_vnni": False,

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from edge_inception._core.errors import InputError
-from edge_inception.exporters.openvino import verify_openvino
 from edge_inception.quantizers.nncf_ptq import choose_overflow_fix
 from edge_inception.runtimes import get_runtime
 from edge_inception.targets import get_target
+from edge_inception.validate import validate as verify_openvino
 from tests.conftest import tiny_tf_keras_model
 
 

@@ -12,6 +12,7 @@ its own typing_extensions, and the conversion runs there as a subprocess on an E
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -63,8 +64,7 @@ def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per
     import numpy as np
     import torch
 
-    python = litert_torch_python()
-    if python is None:
+    if litert_torch_python() is None:  # before torch.export's work
         raise TargetFailed(f"PyTorch -> TFLite needs litert-torch: {SETUP_HINT}")
     with tempfile.TemporaryDirectory(prefix="edge-inception-litert-torch-") as tmp:
         tmp = Path(tmp)
@@ -74,17 +74,12 @@ def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per
         except Exception as e:  # noqa: BLE001
             raise TargetFailed(f"torch.export failed before TFLite conversion: {' '.join(str(e).split())[:300]}") \
                 from None
-        cmd = [str(python), "-m", "edge_inception.exporters._litert_torch_worker", str(tmp / "model.pt2"),
-               str(tmp / "model.tflite")]
+        job = {"program": str(tmp / "model.pt2"), "out": str(tmp / "model.tflite"), "per_channel": per_channel,
+               "float16": float16 and calibration is None}
         if calibration is not None:
             np.save(tmp / "calibration.npy", np.concatenate(list(calibration.float_batches())))
-            cmd += ["--calibration", str(tmp / "calibration.npy")] + ([] if per_channel else ["--per-tensor"])
-        elif float16:
-            cmd.append("--float16")
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=worker_env())
-        if proc.returncode != 0:
-            why = worker_error(proc.stderr or proc.stdout, proc.returncode)
-            raise TargetFailed(f"litert-torch conversion failed: {why}")
+            job["calibration"] = str(tmp / "calibration.npy")
+        run_in_venv("convert", job, tmp, failure="litert-torch conversion failed")
         flatbuffer = (tmp / "model.tflite").read_bytes()
         if calibration is not None and io_dtype != "int8":
             flatbuffer = with_io_dtype(flatbuffer, io_dtype)
@@ -156,6 +151,34 @@ def with_io_dtype(flatbuffer: bytes, io_dtype: str) -> bytes:
     builder = flatbuffers.Builder(len(flatbuffer) + 4096)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def run_in_venv(task: str, job: dict, tmp: Path, *, failure: str, on_progress=None) -> dict:
+    """Run one task of the venv worker (_litert_torch_worker.py: job.json in, result JSON out) and
+    return its result. ``on_progress(n)`` receives the worker's ``progress N`` lines; an interrupt here
+    kills the worker, so no orphan keeps converting or training."""
+    python = litert_torch_python()
+    if python is None:
+        raise TargetFailed(f"PyTorch -> TFLite needs litert-torch: {SETUP_HINT}")
+    job = {**job, "task": task, "result": str(tmp / f"{task}.result.json")}
+    (tmp / f"{task}.job.json").write_text(json.dumps(job))
+    with open(tmp / f"{task}.stderr.txt", "w+") as err:
+        proc = subprocess.Popen([str(python), "-m", "edge_inception.exporters._litert_torch_worker",
+                                 str(tmp / f"{task}.job.json")],
+                                stdout=subprocess.PIPE, stderr=err, text=True, env=worker_env())
+        try:
+            for line in proc.stdout:
+                if line.startswith("progress ") and on_progress is not None:
+                    on_progress(int(line.split()[1]))
+            code = proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if code != 0:
+            err.seek(0)
+            raise TargetFailed(f"{failure}: {worker_error(err.read(), code)}")
+    return json.loads(Path(job["result"]).read_text())
 
 
 def worker_error(output: str, code: int) -> str:

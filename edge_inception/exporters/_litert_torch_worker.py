@@ -1,11 +1,16 @@
-"""Runs inside the litert-torch venv (see _litert_torch.py); not imported by the main process.
+"""The one entry point into the litert-torch venv (see _litert_torch.py); not imported by the main process.
 
-    python -m edge_inception.exporters._litert_torch_worker model.pt2 out.tflite [--calibration x.npy | --float16]
+    python -m edge_inception.exporters._litert_torch_worker job.json
+
+Protocol: job.json holds ``task`` ('convert' or 'qat') and its arguments; the worker writes the task's
+result as JSON to ``job["result"]`` and may print ``progress N`` lines on stdout; a failure is a
+non-zero exit with the exception on stderr.
 """
 
 from __future__ import annotations
 
-import argparse
+import json
+import sys
 
 # ai-edge-quantizer's float-casting algorithm: float16 weights, float32 compute (the TFLite converter's
 # float16 post-training quantization, for a model that did not come through the converter).
@@ -14,22 +19,15 @@ FLOAT16_RECIPE = [{"regex": ".*", "operation": "*", "algorithm_key": "float_cast
                                  "compute_precision": "FLOAT", "explicit_dequantize": True}}]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("program")
-    ap.add_argument("out")
-    ap.add_argument("--calibration")
-    ap.add_argument("--per-tensor", action="store_true")
-    ap.add_argument("--float16", action="store_true")
-    a = ap.parse_args()
-
+def convert(job: dict) -> dict:
+    """job: program (.pt2 at batch 1), out (.tflite), calibration (.npy, for int8) or float16, per_channel."""
     import litert_torch
     import numpy as np
     import torch
 
-    ep = torch.export.load(a.program)
+    ep = torch.export.load(job["program"])
     args = tuple(ep.example_inputs[0])
-    if a.calibration is None:
+    if job.get("calibration") is None:
         edge = litert_torch.convert(ep.module(), args)
     else:
         from litert_torch.quantize import pt2e_quantizer
@@ -37,25 +35,43 @@ def main() -> None:
         from torchao.quantization.pt2e import quantize_pt2e
 
         quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
-            pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=not a.per_tensor))
+            pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=job.get("per_channel", True)))
         module = quantize_pt2e.prepare_pt2e(ep.module(), quantizer)
-        samples = np.load(a.calibration)
+        samples = np.load(job["calibration"])
         with torch.no_grad():
             for i in range(len(samples)):  # the exported graph has batch 1
                 module(torch.from_numpy(samples[i : i + 1]))
         module = quantize_pt2e.convert_pt2e(module, fold_quantize=False)
         edge = litert_torch.convert(module, args, quant_config=QuantConfig(pt2e_quantizer=quantizer))
-    if not a.float16:
-        edge.export(a.out)
-        return
+    if not job.get("float16"):
+        edge.export(job["out"])
+        return {}
     from ai_edge_quantizer import quantizer
 
-    float_path = a.out + ".fp32.tflite"
+    float_path = job["out"] + ".fp32.tflite"
     edge.export(float_path)
     q = quantizer.Quantizer(float_path)
     q.load_quantization_recipe(FLOAT16_RECIPE)
-    q.quantize().export_model(a.out, overwrite=True)
+    q.quantize().export_model(job["out"], overwrite=True)
+    return {}
+
+
+def qat(job: dict) -> dict:
+    from edge_inception.qat._pt2e_worker import run
+
+    return run(job)
+
+
+TASKS = {"convert": convert, "qat": qat}
+
+
+def main(path: str) -> None:
+    with open(path) as fh:
+        job = json.load(fh)
+    result = TASKS[job["task"]](job)
+    with open(job["result"], "w") as fh:
+        json.dump(result, fh)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1])

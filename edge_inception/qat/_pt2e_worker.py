@@ -3,19 +3,15 @@ process. torchao's PT2E QAT with litert-torch's own quantizer (``is_qat=True``),
 trains is the graph litert-torch lowers, and the fake-quant ranges it ends with are the scales in the
 .tflite file.
 
-    python -m edge_inception.qat._pt2e_worker job.json
-
-job.json: program (a .pt2 exported with a dynamic batch dimension), out (.tflite), calibration,
-train_x, train_y (.npy; train_x is memory-mapped), epochs, learning_rate, batch_size, seed, per_channel,
-distill (the float program's predictions as a second target), history (where the per-epoch loss and
-train top-1 are written as JSON). Progress goes to stdout as ``progress <images>`` lines, one per batch,
-for the parent's bar.
+The venv worker's 'qat' task (exporters/_litert_torch_worker.py), with job keys: program (a .pt2
+exported with a dynamic batch dimension), out (.tflite), calibration, train_x, train_y (.npy; train_x
+is memory-mapped), epochs, learning_rate, batch_size, seed, per_channel, distill (the float program's
+predictions as a second target). It returns the per-epoch loss and train top-1 and the output scale
+before and after training. Progress goes to stdout as ``progress <images>`` lines, one per batch, for
+the parent's bar.
 """
 
 from __future__ import annotations
-
-import json
-import sys
 
 
 def _patch_litert_torch_patterns() -> None:
@@ -86,7 +82,7 @@ def _output_scale(model) -> float | None:
     return float(model.get_submodule(first.target).scale.reshape(-1)[0])
 
 
-def run(job: dict) -> None:
+def run(job: dict) -> dict:
     import litert_torch
     import numpy as np
     import torch
@@ -139,11 +135,5 @@ def run(job: dict) -> None:
     edge.export(job["out"])
     from importlib.metadata import version
 
-    with open(job["history"], "w") as f:
-        json.dump({"history": history, "torchao": version("torchao"),
-                   "output_scale": {"calibrated": calibrated_scale, "trained": trained_scale}}, f)
-
-
-if __name__ == "__main__":
-    with open(sys.argv[1]) as fh:
-        run(json.load(fh))
+    return {"history": history, "torchao": version("torchao"),
+            "output_scale": {"calibrated": calibrated_scale, "trained": trained_scale}}

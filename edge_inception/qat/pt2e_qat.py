@@ -17,8 +17,6 @@ it and leaves nothing behind.
 from __future__ import annotations
 
 import copy
-import json
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -64,13 +62,11 @@ def train_for_tflite(lm, *, train, calibration, settings, per_channel: bool = Tr
         SETUP_HINT,
         VENV,
         litert_torch_python,
-        worker_env,
-        worker_error,
+        run_in_venv,
     )
     from edge_inception.qat.nncf_qat import fold_batch_norms
 
-    python = litert_torch_python()
-    if python is None:
+    if litert_torch_python() is None:
         raise TargetFailed(f"QAT of a PyTorch model for TFLite needs litert-torch: {SETUP_HINT}")
     spec = lm.spec
     with tempfile.TemporaryDirectory(prefix="edge-inception-pt2e-qat-") as tmp:
@@ -94,27 +90,11 @@ def train_for_tflite(lm, *, train, calibration, settings, per_channel: bool = Tr
                "calibration": str(tmp / "calibration.npy"), "train_x": str(x_path), "train_y": str(y_path),
                "epochs": settings.epochs, "learning_rate": settings.learning_rate,
                "batch_size": settings.batch_size, "seed": settings.seed, "per_channel": per_channel,
-               "distill": settings.distill, "history": str(tmp / "history.json")}
-        (tmp / "job.json").write_text(json.dumps(job))
+               "distill": settings.distill}
         t0 = time.perf_counter()
-        with open(tmp / "stderr.txt", "w+") as err:
-            proc = subprocess.Popen([str(python), "-m", "edge_inception.qat._pt2e_worker", str(tmp / "job.json")],
-                                    stdout=subprocess.PIPE, stderr=err, text=True, env=worker_env())
-            try:
-                total = len(train) * settings.epochs
-                with progress(f"QAT for TFLite (PT2E, {settings.epochs} epoch(s))", total=total) as advance:
-                    for line in proc.stdout:
-                        if line.startswith("progress "):
-                            advance(int(line.split()[1]))
-                code = proc.wait()
-            finally:
-                if proc.poll() is None:  # interrupted: no orphan keeps training
-                    proc.kill()
-                    proc.wait()
-            if code != 0:
-                err.seek(0)
-                raise TargetFailed(f"PT2E QAT for TFLite failed: {worker_error(err.read(), code)}")
-        trained = json.loads((tmp / "history.json").read_text())
+        total = len(train) * settings.epochs
+        with progress(f"QAT for TFLite (PT2E, {settings.epochs} epoch(s))", total=total) as advance:
+            trained = run_in_venv("qat", job, tmp, failure="PT2E QAT for TFLite failed", on_progress=advance)
         flatbuffer = (tmp / "model.tflite").read_bytes()
     info = {"library": f"torchao {trained['torchao']} PT2E QAT with litert-torch {LITERT_TORCH_VERSION} "
                        f"PT2EQuantizer (is_qat), own venv {VENV}",
