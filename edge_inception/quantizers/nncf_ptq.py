@@ -31,7 +31,8 @@ def choose_overflow_fix(setting: str, isa: dict) -> tuple[str, str]:
     if isa.get("vnni"):
         return "first_layer", "auto: this CPU has VNNI/AMX int8 dot products, so NNCF's default applies"
     if isa.get("neon") and not (isa.get("avx2") or isa.get("sse4_2")):
-        return "first_layer", "auto: ARM CPU, whose int8 kernels have no saturating int16 step, so NNCF's default applies"
+        return "first_layer", ("auto: ARM CPU, whose int8 kernels have no saturating int16 step, so NNCF's "
+                               "default applies")
     return "enable", ("auto: this CPU has no VNNI, so int8 multiply-adds saturate in int16; 7-bit weights "
                       "in every layer avoid it")
 

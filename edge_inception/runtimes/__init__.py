@@ -46,27 +46,31 @@ class Runtime(Protocol):
 
 
 class RuntimeBase:
-    """Defaults: a runtime of an artifact format (``format``) takes that format's files and reads the spec
-    the format embeds; a runtime of source models (Keras, PyTorch) lists its own ``suffixes``. An
+    """Defaults: a runtime of an artifact format (``format`` registered in edge_inception/formats/) takes
+    that format's files and reads the spec the format embeds; a runtime of source models (``format``
+    'keras' or 'torch', not an artifact format) lists its own ``suffixes``. An
     artifact without metadata gets its spec from the input shape the runtime reports (preprocessing
     unknown: 'unit' until the user says otherwise)."""
 
     name = ""
     format: str | None = None
 
+    def _artifact_format(self):
+        from edge_inception.formats import FORMATS
+
+        return FORMATS.get(self.format) if self.format in FORMATS else None
+
     @property
     def suffixes(self) -> tuple[str, ...]:
-        from edge_inception.formats import get_format
-
-        return (get_format(self.format).suffix,) if self.format else ()
+        fmt = self._artifact_format()
+        return (fmt.suffix,) if fmt else ()
 
     def accepts(self, path: Path) -> bool:
         return Path(path).is_file() and Path(path).suffix in self.suffixes
 
     def read_spec(self, path: Path):
-        from edge_inception.formats import get_format
-
-        return get_format(self.format).read_spec(Path(path)) if self.format else None
+        fmt = self._artifact_format()
+        return fmt.read_spec(Path(path)) if fmt else None
 
     def infer_spec(self, path: Path):
         from edge_inception.artifacts import inferred_spec
