@@ -62,3 +62,33 @@ def test_impossible_combinations_are_refused_on_load(tmp_path):
     p.write_text(base + 'precision = "int8"\nfloat_reference = "onnx-fp32"\n[quantizer]\nlibrary = "tflite"\n')
     with pytest.raises(InputError, match="does not produce onnx"):
         load_target_file(p)
+
+
+@pytest.mark.parametrize("body, named", [
+    ('[quantizer]\nlibrary = "tflite"\ncalibration_samples = -5\n', "calibration_samples"),
+    ('[gate]\nmin_agreement = 7.0\n', "min_agreement"),
+    ('[gate]\nmax_top1_drop = -1\n', "max_top1_drop"),
+    ('[quantizer]\nlibrary = "tflite"\nper_channel = "yes"\n', "per_channel"),
+])
+def test_values_out_of_range_or_of_the_wrong_type_are_refused(tmp_path, body, named):
+    with pytest.raises(InputError) as e:
+        load_target_file(_write(tmp_path, body))
+    assert "mine.toml" in e.value.message and named in e.value.message
+
+
+def test_a_profile_name_is_an_identifier_not_a_path(tmp_path):
+    p = tmp_path / "escaped.toml"
+    p.write_text('name = "../../../tmp/x/escaped"\nformat = "tflite"\nprecision = "float32"\nruntime = "litert"\n')
+    with pytest.raises(InputError, match="is not a name"):
+        load_target_file(p)
+
+
+def test_published_json_schema_matches_the_model():
+    import json
+    from pathlib import Path
+
+    from edge_inception.targets.schema import json_schema
+
+    published = Path(__file__).resolve().parents[1] / "docs" / "schema" / "target.json"
+    assert json.loads(published.read_text()) == json_schema(), \
+        "regenerate it: python -m edge_inception.targets.schema --write docs/schema"

@@ -16,68 +16,9 @@ from pathlib import Path
 
 from edge_inception._core.errors import InputError, UsageError
 from edge_inception._core.shipped import shipped_dir
+from edge_inception.targets.schema import DEVICES, Profile, first_problem
 
 SHIPPED_DIR = shipped_dir("targets")  # the repository's top-level targets/, inside the wheel when installed
-
-_DTYPES = ("float32", "float16", "int8", "uint8", "int16", "uint16")
-
-# Where a target's artifact is meant to run, and whether that device is on this machine. An artifact for
-# a device that is not here is still converted and checked statically; its accuracy and latency are
-# measured with the target's runtime on this CPU, and the report says so.
-DEVICES = {
-    "cpu": ("this machine's CPU", True),
-    "gpu": ("a mobile GPU (LiteRT GPU delegate)", False),
-    "edge-tpu": ("an Edge TPU", False),
-    "qnn-htp": ("a Qualcomm Hexagon NPU (ONNX Runtime QNN execution provider, HTP backend)", False),
-    "npu": ("an Intel NPU (OpenVINO NPU plugin)", False),
-}
-
-# section -> key -> (type, allowed values or None, default). Unknown keys and values are refused.
-_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], tuple | None, object]]] = {
-    "": {
-        "name": (str, None, None),
-        "description": (str, None, ""),
-        "format": (str, None, None),  # a registered format (edge_inception/formats/)
-        "precision": (str, ("float32", "float16", "int8"), None),
-        "runtime": (str, ("litert", "onnxruntime", "openvino"), None),
-        "float_reference": (str, None, None),
-    },
-    "quantizer": {
-        "library": (str, ("none", "tflite", "onnxruntime", "nncf"), "none"),
-        "per_channel": (bool, None, True),
-        # "auto": chosen from the host's ISA by the quantizer, which records its choice in the report
-        "activations": (str, ("int8", "uint8", "uint16", "auto"), "int8"),  # uint16: ONNX Runtime only (a16w8)
-        "weights": (str, ("int8", "uint8", "auto"), "int8"),
-        "reduce_range": (bool, None, False),
-        "calibration_method": (str, ("minmax", "entropy", "percentile"), "minmax"),
-        "preset": (str, ("performance", "mixed"), "performance"),  # NNCF: symmetric / asymmetric activations
-        "overflow_fix": (str, ("enable", "disable", "first_layer", "auto"), "auto"),  # NNCF on non-VNNI CPUs
-        "io_dtype": (str, ("float32", "int8", "uint8"), "float32"),
-        "calibration_samples": (int, None, 500),
-        # ONNX Runtime: "qnn" builds the QDQ settings with get_qnn_qdq_config (the QNN execution provider's)
-        "qdq_config": (str, ("standard", "qnn"), "standard"),
-        "target_device": (str, ("cpu", "gpu", "npu", "any"), "cpu"),  # NNCF's target_device
-    },
-    "export": {
-        "opset": (int, None, 17),
-    },
-    # What the deployment device accepts; every artifact is checked against these after conversion
-    # (edge_inception/validate). Empty lists mean "any".
-    "constraints": {
-        "device": (str, None, "cpu"),  # a key of DEVICES
-        "full_integer": (bool, None, False),  # no operator computes in float (the I/O edges may convert)
-        "io_dtypes": (list, _DTYPES, []),  # allowed dtypes of the model's inputs and outputs
-        "static_shapes": (bool, None, False),  # no dynamic dimension (batch fixed to 1) in inputs and outputs
-        "weight_granularity": (str, ("any", "per-tensor", "per-channel"), "any"),
-        "symmetric_weights": (bool, None, False),  # integer weights with zero point 0 (128 for uint8)
-        "allowed_ops": (list, None, []),  # operator names in the format's own spelling (CONV_2D, Conv, ...)
-    },
-    "gate": {
-        "max_top1_drop": ((int, float), None, 1.0),
-        "min_agreement": ((int, float), None, 0.97),
-        "max_latency_ratio": ((int, float), None, 1.5),  # int8/float median latency on the same runtime
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -117,67 +58,34 @@ class Target:
                  "quantizer", "export", "constraints", "gate", "source")}
 
 
-def _check(section: str, key: str, value, path: Path) -> object:
-    schema = _SCHEMA[section]
-    where = f"[{section}] " if section else ""
-    if key not in schema:
-        raise InputError(path, f"unknown key {where}'{key}'", fix=f"allowed: {', '.join(schema)}")
-    typ, allowed, _ = schema[key]
-    if typ is list:  # a list of strings, each one checked against the allowed values
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise InputError(path, f"{where}'{key}' must be a list of strings, got {value!r}")
-        bad = [v for v in value if allowed is not None and v not in allowed]
-        if bad:
-            raise InputError(path, f"{where}'{key}' has {bad[0]!r}, which is not allowed",
-                             fix=f"allowed: {', '.join(allowed)}")
-        return list(value)
-    if not isinstance(value, typ) or (typ is not bool and isinstance(value, bool)):
-        names = " or ".join(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
-        raise InputError(path, f"{where}'{key}' must be {names}, got {value!r}")
-    if key == "device" and value not in DEVICES:
-        allowed = tuple(DEVICES)
-    if key == "format" and not section:
-        from edge_inception.formats import format_names
-
-        allowed = format_names()
-    if allowed is not None and value not in allowed:
-        raise InputError(path, f"{where}'{key}' = {value!r} is not allowed", fix=f"allowed: {', '.join(allowed)}")
-    return value
-
-
 def load_target_file(path: str | Path) -> Target:
-    """Parse and validate one profile. Every problem is an InputError naming the file and key."""
+    """Parse and validate one profile (targets/schema.py). Every problem is an InputError naming the
+    file and key."""
+    from pydantic import ValidationError
+
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise InputError(path, "does not exist", fix="pass the path of a target TOML file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder", fix="pass the path of a target TOML file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError(path, f"is not valid TOML ({e})") from None
-    values: dict[str, dict] = {s: {} for s in _SCHEMA}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            if key not in _SCHEMA or not key:
-                raise InputError(path, f"unknown section [{key}]", fix=f"allowed: {', '.join(s for s in _SCHEMA if s)}")
-            for k, v in value.items():
-                values[key][k] = _check(key, k, v, path)
-        else:
-            values[""][key] = _check("", key, value, path)
-    for section, schema in _SCHEMA.items():
-        for key, (_, _, default) in schema.items():
-            if key not in values[section]:
-                if default is None and key not in ("float_reference",):
-                    where = f"[{section}] " if section else ""
-                    raise InputError(path, f"missing required key {where}'{key}'")
-                values[section][key] = list(default) if isinstance(default, list) else default
-    top = values[""]
-    t = Target(name=top["name"], description=top["description"], format=top["format"],
-               precision=top["precision"], runtime=top["runtime"], float_reference=top["float_reference"],
-               quantizer=values["quantizer"], export=values["export"], constraints=values["constraints"],
-               gate=values["gate"], source=str(path))
-    from edge_inception.formats import get_format
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as e:
+        problem, fix = first_problem(e)
+        raise InputError(path, problem, fix=fix) from None
+    t = Target(name=profile.name, description=profile.description, format=profile.format,
+               precision=profile.precision, runtime=profile.runtime, float_reference=profile.float_reference,
+               quantizer=profile.quantizer.model_dump(), export=profile.export.model_dump(),
+               constraints=profile.constraints.model_dump(), gate=profile.gate.model_dump(), source=str(path))
+    from edge_inception.formats import FORMATS
 
-    caps = get_format(t.format)
+    if t.format not in FORMATS:
+        raise InputError(path, f"'format' = {t.format!r} is not allowed", fix=f"allowed: {', '.join(FORMATS)}")
+    caps = FORMATS.get(t.format)
     if t.precision not in caps.precisions:
         raise InputError(path, f"format '{t.format}' cannot be {t.precision}",
                          fix=f"{t.format} supports {', '.join(caps.precisions)}")
