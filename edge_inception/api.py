@@ -137,8 +137,8 @@ class _Context:
 
     def _build(self, target, *, ptq: bool = False) -> dict:
         from edge_inception._core.progress import progress
-        from edge_inception.artifacts import embed_spec
         from edge_inception.exporters import export
+        from edge_inception.formats import embed_spec
         from edge_inception.quantizers import quantize
         from edge_inception.validate import validate
 

@@ -154,7 +154,7 @@ def with_io_dtype(flatbuffer: bytes, io_dtype: str) -> bytes:
 
 
 def run_in_venv(task: str, job: dict, tmp: Path, *, failure: str, on_progress=None) -> dict:
-    """Run one task of the venv worker (_litert_torch_worker.py: job.json in, result JSON out) and
+    """Run one task of the venv worker (edge_inception/venv_worker.py: job.json in, result JSON out) and
     return its result. ``on_progress(n)`` receives the worker's ``progress N`` lines; an interrupt here
     kills the worker, so no orphan keeps converting or training."""
     python = litert_torch_python()
@@ -163,7 +163,7 @@ def run_in_venv(task: str, job: dict, tmp: Path, *, failure: str, on_progress=No
     job = {**job, "task": task, "result": str(tmp / f"{task}.result.json")}
     (tmp / f"{task}.job.json").write_text(json.dumps(job))
     with open(tmp / f"{task}.stderr.txt", "w+") as err:
-        proc = subprocess.Popen([str(python), "-m", "edge_inception.exporters._litert_torch_worker",
+        proc = subprocess.Popen([str(python), "-m", "edge_inception.venv_worker",
                                  str(tmp / f"{task}.job.json")],
                                 stdout=subprocess.PIPE, stderr=err, text=True, env=worker_env())
         try:

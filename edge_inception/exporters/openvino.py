@@ -17,7 +17,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from edge_inception._core.errors import InputError, TargetFailed
+from edge_inception._core.errors import TargetFailed
 from edge_inception._core.native import quiet_native
 from edge_inception._core.registry import Registry
 from edge_inception.exporters import SOURCE_KINDS, TF_KINDS, register_exporter
@@ -94,21 +94,3 @@ def export_openvino(lm: LoadedModel, dest: Path, *, target) -> dict:
     save_ir(to_openvino_model(lm), dest, compress_to_fp16=precision == "float16")
     return {"converter": f"openvino {ov.__version__} convert_model", "precision": precision,
             "weights": "f16" if precision == "float16" else "f32", "files": [dest.name, dest.with_suffix(".bin").name]}
-
-
-def read_ir(path: Path):
-    """Read an IR with OpenVINO; anything that is not an .xml IR with its .bin is an InputError."""
-    import openvino as ov
-
-    path = Path(path)
-    fix = "pass the .xml of an OpenVINO IR, with its .bin beside it"
-    if path.suffix != ".xml":
-        raise InputError(path, "is not an OpenVINO IR (.xml)", fix=fix)
-    if not path.is_file():
-        raise InputError(path, "does not exist", fix=fix)
-    try:
-        with quiet_native():
-            return ov.Core().read_model(str(path))
-    except RuntimeError as e:
-        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
-        raise InputError(path, f"is not an OpenVINO IR that OpenVINO can read ({first[:200]})", fix=fix) from None

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from edge_inception._core.registry import Registry
 
 if TYPE_CHECKING:
+    from edge_inception.formats.description import ArtifactDescription
     from edge_inception.models.spec import ModelSpec
-    from edge_inception.validate import ArtifactDescription
 
 
 def _no_companions(path: Path) -> list[Path]:
@@ -62,6 +62,28 @@ def list_formats() -> list[Format]:
 
 def format_names() -> tuple[str, ...]:
     return tuple(FORMATS.keys())
+
+
+def embed_spec(path: str | Path, fmt: str, spec: ModelSpec) -> None:
+    """Formats whose exporters cannot carry the spec themselves get it written afterwards (ONNX and
+    OpenVINO exporters embed it as they write; ORT and NNCF quantization keep it)."""
+    writer = get_format(fmt).embed_spec
+    if writer is not None:
+        writer(Path(path), spec)
+
+
+def spec_from_json(text: str | bytes, path: Path) -> ModelSpec:
+    """The ModelSpec an artifact carries (JSON in its metadata), or an InputError naming the file."""
+    import json
+
+    from edge_inception._core.errors import InputError
+    from edge_inception.models.spec import ModelSpec
+
+    try:
+        return ModelSpec.from_dict(json.loads(text))
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(path, f"carries an unreadable edge-inception spec ({e})",
+                         fix="re-create it with `edge-inception convert`") from None
 
 
 def artifact_path(folder: Path, stem: str, fmt: str) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_inception.formats import Format, register_format
+from edge_inception.formats import Format, register_format, spec_from_json
 
 SPEC_KEY = "edge_inception.spec"  # metadata_props key: the ModelSpec travels inside the artifact
 
@@ -13,7 +13,6 @@ SPEC_KEY = "edge_inception.spec"  # metadata_props key: the ModelSpec travels in
 def _read_spec(path: Path):
     import onnx
 
-    from edge_inception.artifacts import spec_from_json
 
     try:  # the graph only: external weight data is not needed to read metadata
         proto = onnx.load(str(path), load_external_data=False)
@@ -24,7 +23,7 @@ def _read_spec(path: Path):
 
 
 def _inspect(path: Path):
-    from edge_inception.validate.onnx import describe_onnx
+    from edge_inception.formats._inspect_onnx import describe_onnx
 
     return describe_onnx(path)
 

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_inception.formats import Format, register_format
+from edge_inception._core.errors import InputError
+from edge_inception._core.native import quiet_native
+from edge_inception.formats import Format, register_format, spec_from_json
 
 RT_INFO_KEY = ["edge_inception", "model_spec"]
 
 
-def _read_spec(path: Path):
-    from edge_inception.artifacts import spec_from_json
-    from edge_inception.exporters.openvino import read_ir
+def read_ir(path: Path):
+    """Read an IR with OpenVINO; anything that is not an .xml IR with its .bin is an InputError."""
+    import openvino as ov
 
+    path = Path(path)
+    fix = "pass the .xml of an OpenVINO IR, with its .bin beside it"
+    if path.suffix != ".xml":
+        raise InputError(path, "is not an OpenVINO IR (.xml)", fix=fix)
+    if not path.is_file():
+        raise InputError(path, "does not exist", fix=fix)
+    try:
+        with quiet_native():
+            return ov.Core().read_model(str(path))
+    except RuntimeError as e:
+        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        raise InputError(path, f"is not an OpenVINO IR that OpenVINO can read ({first[:200]})", fix=fix) from None
+
+
+def _read_spec(path: Path):
     model = read_ir(path)
     if not model.has_rt_info(RT_INFO_KEY):
         return None
@@ -20,7 +37,7 @@ def _read_spec(path: Path):
 
 
 def _inspect(path: Path):
-    from edge_inception.validate.openvino import describe_openvino
+    from edge_inception.formats._inspect_openvino import describe_openvino
 
     return describe_openvino(path)
 

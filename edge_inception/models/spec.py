@@ -8,8 +8,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
+
+from edge_inception._core.errors import InputError, UsageError
 
 PRESETS = {
     # name: (scale, mean, std) applied as ((x * scale) - mean) / std on uint8 pixels
@@ -92,3 +95,31 @@ class ModelSpec:
                                                mean=tuple(pre.get("mean", (0.0,))), std=tuple(pre.get("std", (1.0,))),
                                                resize=str(pre.get("resize", "bilinear"))),
                    labels=tuple(d.get("labels") or ()))
+
+
+# An artifact made elsewhere carries no spec: its input shape is read from the model itself.
+def require_image_shape(shape, path: Path, layout: str) -> tuple[int, int, int]:
+    """(N, H, W, C) or (N, C, H, W) of an artifact's input -> H, W, C, or an InputError."""
+    dims = list(shape)
+    if len(dims) != 4:
+        raise InputError(path, f"takes input of shape {tuple(dims)}, not an image batch")
+    h, w, c = (dims[1], dims[2], dims[3]) if layout == "NHWC" else (dims[2], dims[3], dims[1])
+    if any(not isinstance(d, int) or d <= 0 for d in (h, w, c)):
+        raise InputError(path, f"has a dynamic image size {tuple(dims)}", fix="pass --input-shape")
+    return h, w, c
+
+
+def guess_layout(shape) -> str:
+    """Channels-last unless the second dimension looks like channels and the last does not."""
+    dims = list(shape)
+    if len(dims) == 4 and dims[1] in (1, 3) and dims[3] not in (1, 3):
+        return "NCHW"
+    return "NHWC"
+
+
+def inferred_spec(path: Path, shape, framework: str) -> ModelSpec:
+    if not shape:
+        raise UsageError(f"{path}: its input shape is unknown", fix="pass a model with a static image input")
+    layout = guess_layout(shape)
+    return ModelSpec(name=path.stem, framework=framework, input_shape=require_image_shape(shape, path, layout),
+                     layout=layout, preprocessing=Preprocessing.preset("unit"))

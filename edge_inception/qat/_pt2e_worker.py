@@ -3,7 +3,7 @@ process. torchao's PT2E QAT with litert-torch's own quantizer (``is_qat=True``),
 trains is the graph litert-torch lowers, and the fake-quant ranges it ends with are the scales in the
 .tflite file.
 
-The venv worker's 'qat' task (exporters/_litert_torch_worker.py), with job keys: program (a .pt2
+The venv worker's 'qat' task (edge_inception/venv_worker.py), with job keys: program (a .pt2
 exported with a dynamic batch dimension), out (.tflite), calibration, train_x, train_y (.npy; train_x
 is memory-mapped), epochs, learning_rate, batch_size, seed, per_channel, distill (the float program's
 predictions as a second target). It returns the per-epoch loss and train top-1 and the output scale

@@ -73,7 +73,7 @@ class RuntimeBase:
         return fmt.read_spec(Path(path)) if fmt else None
 
     def infer_spec(self, path: Path):
-        from edge_inception.artifacts import inferred_spec
+        from edge_inception.models.spec import inferred_spec
 
         session = self.load(path, threads=1)
         return inferred_spec(Path(path), session.input_shape, self.name)

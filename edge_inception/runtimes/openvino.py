@@ -25,7 +25,7 @@ class OpenVINOSession:
     def __init__(self, path: Path, threads: int):
         import openvino as ov
 
-        from edge_inception.exporters.openvino import read_ir
+        from edge_inception.formats.openvino import read_ir
 
         model = read_ir(path)
         if len(model.inputs) != 1 or len(model.outputs) != 1:

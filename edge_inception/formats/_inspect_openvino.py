@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_inception.validate import ArtifactDescription, Op, Tensor, Weights
+from edge_inception.formats.description import ArtifactDescription, Op, Tensor, Weights
 
 # Operations that carry weights into a multiply-accumulate: their inputs must all be quantized in int8.
 _MAC_OPS = {"Convolution", "GroupConvolution", "MatMul", "ConvolutionBackpropData", "GroupConvolutionBackpropData"}
@@ -103,7 +103,7 @@ def _weights(node) -> Weights:
 
 
 def describe_openvino(path: Path) -> ArtifactDescription:
-    from edge_inception.exporters.openvino import read_ir
+    from edge_inception.formats.openvino import read_ir
 
     model = read_ir(path)
     seen: dict = {}

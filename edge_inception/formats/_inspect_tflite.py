@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge_inception._core.native import quiet_native
-from edge_inception.validate import ArtifactDescription, Op, Tensor, Weights
+from edge_inception.formats.description import ArtifactDescription, Op, Tensor, Weights
 
 # Builtin operators whose weights are their second input (TRANSPOSE_CONV: output shape, weights, data).
 _MAC = {"CONV_2D": (0, 1), "DEPTHWISE_CONV_2D": (0, 1), "FULLY_CONNECTED": (0, 1), "CONV_3D": (0, 1),

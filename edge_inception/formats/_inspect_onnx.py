@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_inception.validate import ArtifactDescription, Op, Tensor, Weights
+from edge_inception.formats.description import ArtifactDescription, Op, Tensor, Weights
 
 # Operators whose second input is a weight tensor in a CNN (Keras Dense becomes MatMul or Gemm).
 _MAC = {"Conv", "ConvTranspose", "MatMul", "Gemm"}

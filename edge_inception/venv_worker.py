@@ -1,6 +1,7 @@
-"""The one entry point into the litert-torch venv (see _litert_torch.py); not imported by the main process.
+"""The one entry point into the litert-torch venv (exporters/_litert_torch.py); not imported by the main
+process, so it sits with the other entry points (cli, api) at the top of the package.
 
-    python -m edge_inception.exporters._litert_torch_worker job.json
+    python -m edge_inception.venv_worker job.json
 
 Protocol: job.json holds ``task`` ('convert' or 'qat') and its arguments; the worker writes the task's
 result as JSON to ``job["result"]`` and may print ``progress N`` lines on stdout; a failure is a
