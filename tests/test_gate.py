@@ -78,7 +78,10 @@ def test_real_report_within_thresholds_passes(run_cli):
     assert result["verdict"] == "pass" and result["counts"]["fail"] == 0
     top1 = next(c for c in result["checks"] if c["target"] == "tflite-int8" and c["check"] == "top1")
     assert top1["basis"] == "interval" and top1["ci95"] == row(load(), "tflite-int8")["accuracy"]["delta_ci95"]
-    assert top1["threshold"] == -1.0 and top1["threshold_source"] == "profile"
+    # A 1.1 report records no profile thresholds: the built-in defaults apply, and the result says so.
+    assert top1["threshold"] == -1.0 and top1["threshold_source"] == "built-in"
+    assert any("records no target-profile thresholds (schema 1.1" in n for n in result["notes"])
+    assert "records no target-profile thresholds" in out
 
 
 def test_damaged_model_fixture_fails_naming_target_check_value_interval_threshold(run_cli):
@@ -199,7 +202,7 @@ def test_config_precedence_target_over_defaults_over_profile(tmp_path):
     assert ag["tflite-int8"]["threshold"] == 0.999 and ag["tflite-int8"]["threshold_source"] == "config:target"
     assert ag["onnx-int8"]["threshold"] == 0.5 and ag["onnx-int8"]["threshold_source"] == "config"
     top1 = next(c for c in result["checks"] if c["check"] == "top1")
-    assert top1["threshold_source"] == "profile"
+    assert top1["threshold_source"] == "built-in"  # a 1.1 report: no profile thresholds recorded
     assert ag["tflite-int8"]["verdict"] == "fail"  # 99.55% [99.1, 99.8] is wholly below 99.9%
     assert result["config"]["source"].endswith("pyproject.toml")
 
@@ -222,6 +225,11 @@ def test_edge_inception_toml_wins_and_explicit_config(tmp_path, run_cli):
     ("[gate]\nmin_agreement = 97\n", "'min_agreement' is a share of inputs (0..1)"),
     ("[gate]\nmax_top1_drop = 'one'\n", "'max_top1_drop' must be a number"),
     ("[gate\n", "is not valid TOML"),
+    ("[gate]\nmax_top1_drop = -1\n", "[gate] 'max_top1_drop' must not be negative, got -1"),
+    ("[gate.targets.onnx-int8]\nmin_agreement = 1.5\n", "[gate.targets.onnx-int8] 'min_agreement' is a share"),
+    ("[gate.baseline]\nmax_size_increase = true\n", "[gate.baseline] 'max_size_increase' must be a number"),
+    ("[gate]\nbaseline = 3\n", "[gate.baseline] must be a table"),
+    ("[gate.targets]\nonnx-int8 = 1\n", "[gate.targets.onnx-int8] must be a table"),
 ])
 def test_bad_config_is_exit_2_naming_file_and_key(tmp_path, run_cli, text, fragment):
     (tmp_path / "edge-inception.toml").write_text(text)

@@ -4,9 +4,9 @@
     Path("report.html").write_text(text)
 
 Shows the summary table, the top-1 change of every target with its 95% interval against the gate
-threshold (a forest plot), the latency distribution of every target beside its float reference on one
-shared ms axis, the sizes, and the notes and host facts. Every string that comes from the report is
-escaped: model names, paths and messages are user input.
+threshold the report recorded (a forest plot), the latency distribution of every target beside its
+float reference on one shared ms axis, the sizes, and the notes and host facts. Every string that comes
+from the report is escaped: model names, paths and messages are user input.
 """
 
 from __future__ import annotations
@@ -408,6 +408,10 @@ def forest_plot(report: dict) -> str:
     gate_note = (" Dashed red line: the largest top-1 drop the target's gate allows; green: the whole interval "
                  "is within it, amber: the change is within it but the interval reaches past it, red: beyond it."
                  if any(g is not None for g in gates) else "")
+    unrecorded = sorted({str(r.get("target", "?")) for (r, *_), g in zip(entries, gates, strict=True) if g is None})
+    if unrecorded and report.get("kind", "convert") == "convert":  # eval/bench artifacts have no profile
+        gate_note += (f" No gate line for {', '.join(unrecorded)}: the report records no gate thresholds "
+                      f"(schema {report.get('schema_version')}; convert records them since 1.2).")
     caption = ("Top-1 of each target minus its float reference on the same images, in percentage points; "
                "diamond: measured change, bar: 95% interval" + (f" ({method})" if method else "") + "." + gate_note)
     skipped = _skipped(report, {str(r.get("target", "?")) for r, *_ in entries}, "accuracy change measured")

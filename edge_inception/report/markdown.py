@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 import re
 
-from edge_inception._core.errors import UsageError
-
 MINUS = "\u2212"  # a real minus sign: "−0.11 pt" reads better than "-0.11 pt" and lines up in tables
 DASH = "—"
 
@@ -21,10 +19,10 @@ DASH = "—"
 # --- formatters (shared with html.py) -------------------------------------------------------------
 
 def check_schema(report: dict) -> None:
-    version = str(report.get("schema_version", ""))
-    if not version.startswith("1."):
-        raise UsageError(f"report schema_version {version or '(missing)'} is not supported",
-                         fix="this edge-inception reads schema 1.x; re-run the command with this version")
+    """The report checked against the one schema (report/schema.py): UsageError naming the key."""
+    from edge_inception.report.schema import check_report
+
+    check_report(report)
 
 
 def num(x) -> float | None:
@@ -183,19 +181,10 @@ def row_notes(row: dict) -> list[str]:
 
 
 def gate_threshold(report: dict, row: dict) -> float | None:
-    """The top-1 drop (points) the gate allows: the row's gate, the report's, or the target profile's."""
-    for gate in (row.get("gate"), (report.get("gate") or {}).get(row.get("target", "")), report.get("gate")):
-        if isinstance(gate, dict) and num(gate.get("max_top1_drop")) is not None:
-            return float(gate["max_top1_drop"])
-    if report.get("kind", "convert") == "convert" and row.get("target"):
-        try:
-            from edge_inception.targets import get_target
-
-            value = get_target(str(row["target"])).gate.get("max_top1_drop")
-        except Exception:  # a user's profile that is not here now: the plot just has no gate line
-            return None
-        return num(value)
-    return None
+    """The top-1 drop (points) the row's gate allows, as the report recorded it (schema 1.2); None for a
+    row without one. Views read only the report: no profile is looked up, so a saved report renders the
+    same in any folder."""
+    return num((row.get("gate") or {}).get("max_top1_drop"))
 
 
 # --- Markdown ---------------------------------------------------------------------------------------
