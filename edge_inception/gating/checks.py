@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge_inception._core.errors import InputError
+from edge_inception.report import numbers
 
 # ---- reading and validating reports ---------------------------------------------------------------------
 
@@ -72,37 +73,16 @@ def decode_per_sample(row: dict, where) -> dict | None:
     return out
 
 
-# ---- formatting -----------------------------------------------------------------------------------------
+# ---- formatting: the one set of number formatters (report/numbers.py), per unit -------------------------
 
-def _pt(v: float) -> str:
-    return f"{v:+.2f} pt"
-
-
-def _pct(v: float) -> str:
-    return f"{v * 100:.2f}%"
-
-
-def _x(v: float) -> str:
-    return f"{v:.2f}x"
-
-
-def _frac(v: float) -> str:
-    return f"{v * 100:+.1f}%"
-
-
-def _mb(v: float) -> str:
-    return f"{v:.2f} MB"
+_FMT = {"pt": lambda v: f"{numbers.signed(v)} pt", "share": numbers.pct, "x": numbers.ratio,
+        "fraction": numbers.signed_pct, "MB": lambda v: numbers.mb(v * 1e6)}
+_CI_FMT = {"pt": numbers.signed, "share": lambda v: numbers.pct(v, 1), "x": numbers.plain,
+           "fraction": numbers.signed_pct, "MB": numbers.plain}
 
 
 def _interval(ci, unit: str) -> str:
-    if ci is None:
-        return ""
-    fmt = {"pt": lambda v: f"{v:+.2f}", "share": lambda v: f"{v * 100:.1f}%", "x": lambda v: f"{v:.2f}",
-           "fraction": lambda v: f"{v * 100:+.1f}%", "MB": lambda v: f"{v:.2f}"}[unit]
-    return f" [{fmt(ci[0])}, {fmt(ci[1])}]"
-
-
-_FMT = {"pt": _pt, "share": _pct, "x": _x, "fraction": _frac, "MB": _mb}
+    return numbers.interval(ci, _CI_FMT[unit])
 
 
 # ---- judging --------------------------------------------------------------------------------------------

@@ -3,107 +3,23 @@
     text = render_markdown(report)          # report: the dict convert/evaluate/benchmark return
     Path(os.environ["GITHUB_STEP_SUMMARY"]).write_text(text)
 
-Renders the three report kinds (convert, eval, bench) of schema 1.x from the JSON alone. The small
-formatters here are shared with the HTML view so both say the same numbers the same way.
+Renders the three report kinds (convert, eval, bench) of schema 1.x from the JSON alone. Numbers are
+formatted by report/numbers.py, as in every other view, so all say the same numbers the same way.
 """
 
 from __future__ import annotations
 
-import math
 import re
 
-MINUS = "\u2212"  # a real minus sign: "−0.11 pt" reads better than "-0.11 pt" and lines up in tables
-DASH = "—"
+# The one set of formatters every view uses; html.py imports them from here.
+from edge_inception.report.numbers import DASH, MINUS, db, mb, ms, num, pct, points, pvalue, ratio, signed  # noqa: F401
 
-
-# --- formatters (shared with html.py) -------------------------------------------------------------
 
 def check_schema(report: dict) -> None:
     """The report checked against the one schema (report/schema.py): UsageError naming the key."""
     from edge_inception.report.schema import check_report
 
     check_report(report)
-
-
-def num(x) -> float | None:
-    """A finite float, or None for anything missing or not a number (NaN, strings, None)."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return None
-    return float(x) if math.isfinite(x) else None
-
-
-def signed(x: float, digits: int = 2) -> str:
-    text = f"{abs(x):.{digits}f}"
-    if float(text) == 0:
-        return f"{0:.{digits}f}"
-    return ("+" if x > 0 else MINUS) + text
-
-
-def pct(x, digits: int = 2) -> str:
-    x = num(x)
-    return DASH if x is None else f"{x * 100:.{digits}f}%"
-
-
-def points(delta, ci=None) -> str:
-    """'−0.11 pt [−0.25, +0.03]' — a change in percentage points with its 95% interval."""
-    d = num(delta)
-    if d is None:
-        return DASH
-    text = f"{signed(d)} pt"
-    if ci and len(ci) == 2 and num(ci[0]) is not None and num(ci[1]) is not None:
-        text += f" [{signed(ci[0])}, {signed(ci[1])}]"
-    return text
-
-
-def ms(x) -> str:
-    """Latency with precision that follows its size: 0.412, 4.12, 41.2, 412."""
-    x = num(x)
-    if x is None:
-        return DASH
-    if x >= 100:
-        return f"{x:.0f}"
-    if x >= 10:
-        return f"{x:.1f}"
-    if x >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3f}"
-
-
-def mb(n) -> str:
-    n = num(n)
-    if n is None:
-        return DASH
-    if n >= 1e9:
-        return f"{n / 1e9:.2f} GB"
-    if n >= 1e5:  # one unit down to 0.1 MB keeps a column of sizes comparable at a glance
-        return f"{n / 1e6:.2f} MB"
-    return f"{n / 1e3:.1f} kB"
-
-
-def ratio(x, ci=None, digits: int = 2) -> str:
-    x = num(x)
-    if x is None:
-        return DASH
-    text = f"{x:.{digits}f}×"
-    if ci and len(ci) == 2 and num(ci[0]) is not None and num(ci[1]) is not None:
-        text += f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
-    return text
-
-
-def pvalue(p) -> str:
-    p = num(p)
-    if p is None:
-        return DASH
-    if p < 0.001:
-        return "<0.001"
-    return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
-
-
-def db(x) -> str:
-    if x is None:
-        return "identical"  # the schema's null: outputs equal, SQNR infinite
-    x = num(x)
-    return DASH if x is None else f"{x:.1f} dB"
 
 
 def isa_text(host: dict) -> str:
