@@ -8,7 +8,9 @@
     result = run_gate("out/report.json", baseline=..., junit="gate.xml", update=True)  # the command, as a call
 
 Every bad input (unreadable report, a schema it cannot read, a baseline of another model or other data,
-an unknown config key) raises InputError: exit code 2. See checks.py for the significance rule.
+an unknown config key or a threshold out of range) raises InputError: exit code 2. See checks.py for the
+significance rule. The gate reads only the report and the user's config: a target's profile thresholds
+come from the report's rows (``targets[].gate``, schema 1.2), never from the installed profiles.
 """
 
 from __future__ import annotations
