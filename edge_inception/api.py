@@ -8,14 +8,12 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from pathlib import Path
 
 from edge_inception import __version__
 from edge_inception._core.errors import InputError, TargetFailed, UsageError
 from edge_inception.options import ConvertOptions, MeasureOptions
-
-REPORT_SCHEMA_VERSION = "1.1"
+from edge_inception.report.schema import SCHEMA_VERSION as REPORT_SCHEMA_VERSION
 
 
 def convert(
@@ -113,10 +111,10 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
     ctx = _Context(lm, out, planned, opts.measure, calib, eval_src, qat=qat, compare_ptq=opts.qat.compare_ptq)
     rows = [ctx.run_target(t) for t in resolved]
     report = _report(lm, ctx, rows)
-    from edge_inception._core.atomic import atomic_write_text
+    from edge_inception.report.schema import write_report
     from edge_inception.report.views import write_views
 
-    atomic_write_text(report_path, json.dumps(report, indent=2) + "\n")
+    write_report(report, report_path)  # validated against the report schema, then written atomically
     views = write_views(report, out)  # report.md (CI step summaries) and report.html, rendered from the JSON
     report["path"] = str(report_path)
     report["views"] = {k: str(v) for k, v in views.items()}
@@ -175,7 +173,8 @@ class _Context:
                      "method": ("qat" if self.qat is not None else "ptq") if target.is_quantized else "float",
                      # False: the target's device (an NPU, a mobile GPU) is not here; the artifact was checked
                      # statically and accuracy/latency come from the target's runtime on this CPU.
-                     "device": target.device, "device_run": target.device_here}
+                     "device": target.device, "device_run": target.device_here,
+                     "gate": dict(target.gate)}  # schema 1.2: views and the gate read thresholds from here
         try:
             ref = self._reference(target.float_reference) if target.float_reference else None
             built = self._build(target)

@@ -8,13 +8,12 @@
 
 Any file a runtime here runs is accepted (TFLite, ONNX, OpenVINO IR, Keras .keras/.h5/SavedModel,
 PyTorch .pt2/TorchScript); its ModelSpec comes from its metadata, so preprocessing matches `convert`.
-Both write a schema-1.1 report (kind "eval" or "bench") when given ``out``.
+Both write a schema-1.x report (kind "eval" or "bench") when given ``out``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import resource
 from pathlib import Path
 
@@ -108,13 +107,13 @@ def _check_out(out, force: bool, stem: str) -> None:
 def _write(report: dict, out, force: bool, stem: str) -> dict:
     if out is None:
         return report
-    from edge_inception._core.atomic import atomic_write_text
+    from edge_inception.report.schema import write_report
 
     _check_out(out, force, stem)
     out = Path(out)
     path = out / f"{stem}.json"
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(report, indent=2) + "\n")
+    write_report(report, path)  # validated against the report schema, then written atomically
     report["path"] = str(path)
     from edge_inception.report.views import write_views
 

@@ -21,6 +21,11 @@ from edge_inception.evaluation.stats import decode_bits, encode_bits, paired_del
 from edge_inception.gating import gate
 
 FIX = Path(__file__).parent / "data" / "gate"
+MINUS = "\u2212"  # every human view, the gate's messages included, writes negative numbers with a real minus
+
+
+def pt(v: float) -> str:
+    return f"{v:+.2f}".replace("-", MINUS)
 
 
 def load(name: str = "report.json") -> dict:
@@ -78,7 +83,10 @@ def test_real_report_within_thresholds_passes(run_cli):
     assert result["verdict"] == "pass" and result["counts"]["fail"] == 0
     top1 = next(c for c in result["checks"] if c["target"] == "tflite-int8" and c["check"] == "top1")
     assert top1["basis"] == "interval" and top1["ci95"] == row(load(), "tflite-int8")["accuracy"]["delta_ci95"]
-    assert top1["threshold"] == -1.0 and top1["threshold_source"] == "profile"
+    # A 1.1 report records no profile thresholds: the built-in defaults apply, and the result says so.
+    assert top1["threshold"] == -1.0 and top1["threshold_source"] == "built-in"
+    assert any("records no target-profile thresholds (schema 1.1" in n for n in result["notes"])
+    assert "records no target-profile thresholds" in out
 
 
 def test_damaged_model_fixture_fails_naming_target_check_value_interval_threshold(run_cli):
@@ -87,8 +95,8 @@ def test_damaged_model_fixture_fails_naming_target_check_value_interval_threshol
     code, out, _ = run_cli("gate", str(FIX / "report-damaged.json"))
     assert code == 1
     lo, hi = acc["delta_ci95"]
-    expected = (f"tflite-int8: top-1 change {acc['delta_points']:+.2f} pt [{lo:+.2f}, {hi:+.2f}] "
-                "is beyond the allowed -1.00 pt")
+    expected = (f"tflite-int8: top-1 change {pt(acc['delta_points'])} pt [{pt(lo)}, {pt(hi)}] "
+                f"is beyond the allowed {MINUS}1.00 pt")
     assert expected in out
     assert re.search(r"tflite-int8: top-1 agreement 8\d\.\d\d% \[.*\] is below the required 97\.00%", out)
     assert "gate FAIL: 2 regressions" in out
@@ -117,7 +125,7 @@ def test_real_damaged_model_conversion_fails_the_gate(tmp_path, run_cli, sample_
     assert acc["delta_ci95"][1] < -1.0  # ...its int8 is not, significantly
     code, out, _ = run_cli("gate", str(tmp_path / "out"), "--junit", str(tmp_path / "gate.xml"))
     assert code == 1
-    assert f"tflite-int8: top-1 change {acc['delta_points']:+.2f} pt" in out and "the allowed -1.00 pt" in out
+    assert f"tflite-int8: top-1 change {pt(acc['delta_points'])} pt" in out and f"the allowed {MINUS}1.00 pt" in out
     failures = ET.parse(tmp_path / "gate.xml").getroot().findall(".//failure")
     assert {f.get("type") for f in failures} == {"regression"} and len(failures) >= 1
 
@@ -199,7 +207,7 @@ def test_config_precedence_target_over_defaults_over_profile(tmp_path):
     assert ag["tflite-int8"]["threshold"] == 0.999 and ag["tflite-int8"]["threshold_source"] == "config:target"
     assert ag["onnx-int8"]["threshold"] == 0.5 and ag["onnx-int8"]["threshold_source"] == "config"
     top1 = next(c for c in result["checks"] if c["check"] == "top1")
-    assert top1["threshold_source"] == "profile"
+    assert top1["threshold_source"] == "built-in"  # a 1.1 report: no profile thresholds recorded
     assert ag["tflite-int8"]["verdict"] == "fail"  # 99.55% [99.1, 99.8] is wholly below 99.9%
     assert result["config"]["source"].endswith("pyproject.toml")
 
@@ -222,6 +230,11 @@ def test_edge_inception_toml_wins_and_explicit_config(tmp_path, run_cli):
     ("[gate]\nmin_agreement = 97\n", "'min_agreement' is a share of inputs (0..1)"),
     ("[gate]\nmax_top1_drop = 'one'\n", "'max_top1_drop' must be a number"),
     ("[gate\n", "is not valid TOML"),
+    ("[gate]\nmax_top1_drop = -1\n", "[gate] 'max_top1_drop' must not be negative, got -1"),
+    ("[gate.targets.onnx-int8]\nmin_agreement = 1.5\n", "[gate.targets.onnx-int8] 'min_agreement' is a share"),
+    ("[gate.baseline]\nmax_size_increase = true\n", "[gate.baseline] 'max_size_increase' must be a number"),
+    ("[gate]\nbaseline = 3\n", "[gate.baseline] must be a table"),
+    ("[gate.targets]\nonnx-int8 = 1\n", "[gate.targets.onnx-int8] must be a table"),
 ])
 def test_bad_config_is_exit_2_naming_file_and_key(tmp_path, run_cli, text, fragment):
     (tmp_path / "edge-inception.toml").write_text(text)
@@ -295,7 +308,7 @@ def test_baseline_regression_is_paired_per_image(tmp_path, run_cli):
     assert c["verdict"] == "fail" and c["value"] == pytest.approx(-2.5) and c["ci95"][1] < -1.0
     # Paired per image: far narrower than from two independent 2,000-image intervals (3.3 pt wide).
     assert c["ci95"][1] - c["ci95"][0] < 2.0
-    assert "tflite-int8: top-1 change against the baseline -2.50 pt" in out
+    assert f"tflite-int8: top-1 change against the baseline {MINUS}2.50 pt" in out
 
 
 def test_real_calibration_change_against_baseline(run_cli, tmp_path):
@@ -376,7 +389,7 @@ def test_junit_xml_has_the_schema_structure(tmp_path, run_cli):
     assert len(names) == len(cases)  # one test case per target and check
     (fail_case,) = [c for c in cases if c.find("failure") is not None]
     assert fail_case.get("classname") == "edge-inception.gate.tflite-int8" and fail_case.get("name") == "top1 vs float"
-    assert "is beyond the allowed -1.00 pt" in fail_case.find("failure").get("message")
+    assert f"is beyond the allowed {MINUS}1.00 pt" in fail_case.find("failure").get("message")
     props = {p.get("name"): p.get("value") for p in suite.find("properties")}
     assert props["verdict"] == "fail" and props["strict"] == "false" and props["report_schema_version"] == "1.1"
 

@@ -190,14 +190,35 @@ def test_forest_plot_places_changes_and_gate():
     xs = {float(d): float(x) for d, x in marks}
     assert xs[-0.1] < xs[0.05] < xs[0.3]
     gates = set(re.findall(r'<line class="gate" data-points="([^"]+)" x1="([^"]+)"', forest))
-    assert {g for g, _ in gates} == {"-1"}  # the profiles' max_top1_drop = 1.0
+    assert {g for g, _ in gates} == {"-1"}  # each row's recorded gate (schema 1.2): max_top1_drop = 1.0
     (gate_x,) = {float(x) for _, x in gates}
     assert gate_x < xs[-0.1]  # the gate is left of every change: all within it
     assert "gate \u22121.0 pt" in forest and "\u22120.10 pt [\u22120.40, +0.15]" in forest
-    # a row's own gate wins over the profile's
+    # the row's recorded gate is what is drawn, per row
     report["targets"][0]["gate"] = {"max_top1_drop": 0.05}
     forest = svgs(render_html(report), "forest")[0]
     assert '<line class="gate" data-points="-0.05"' in forest
+
+
+def test_gate_line_comes_from_the_report_alone(tmp_path, monkeypatch):
+    """One report.json renders the same in any folder: a user's profile of the same name in ./targets/ with
+    another max_top1_drop changes nothing, and a 1.1 report (no recorded thresholds) draws no gate line
+    and says why instead of looking the profile up."""
+    from edge_inception.targets import get_target
+
+    report = load("convert_3targets")
+    before = render_html(report)
+    (tmp_path / "targets").mkdir()
+    text = Path(get_target("tflite-int8").source).read_text()
+    (tmp_path / "targets" / "tflite-int8.toml").write_text(text.replace("max_top1_drop = 1.0", "max_top1_drop = 0.3"))
+    monkeypatch.chdir(tmp_path)
+    assert get_target("tflite-int8").gate["max_top1_drop"] == 0.3  # the profile lookup would see it...
+    assert render_html(report) == before  # ...the view does not look
+    old = load("convert_1target")
+    assert old["schema_version"] == "1.1" and "gate" not in old["targets"][0]
+    (forest,) = svgs(render_html(old), "forest")
+    assert 'class="gate"' not in forest
+    assert "No gate line for tflite-int8: the report records no gate thresholds (schema 1.1" in render_html(old)
 
 
 def test_malicious_strings_are_escaped():
@@ -251,7 +272,7 @@ def test_survives_missing_sections():
 def test_other_schema_majors_are_refused(tmp_path):
     report = load("convert_1target")
     report["schema_version"] = "2.0"
-    with pytest.raises(UsageError, match="schema_version 2.0"):
+    with pytest.raises(UsageError, match="schema_version '2.0'"):
         render_html(report)
     with pytest.raises(UsageError):
         render_markdown(report)
@@ -275,4 +296,4 @@ def test_write_views_atomically_and_rerender_cli(tmp_path, capsys):
     assert load_report(tmp_path / "bench.json")["kind"] == "bench"
     (tmp_path / "bad.json").write_text("{not json")
     assert main([str(tmp_path / "bad.json")]) == 2
-    assert "is not JSON" in capsys.readouterr().err
+    assert "is not valid JSON" in capsys.readouterr().err

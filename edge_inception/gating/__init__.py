@@ -8,7 +8,9 @@
     result = run_gate("out/report.json", baseline=..., junit="gate.xml", update=True)  # the command, as a call
 
 Every bad input (unreadable report, a schema it cannot read, a baseline of another model or other data,
-an unknown config key) raises InputError: exit code 2. See checks.py for the significance rule.
+an unknown config key or a threshold out of range) raises InputError: exit code 2. See checks.py for the
+significance rule. The gate reads only the report and the user's config: a target's profile thresholds
+come from the report's rows (``targets[].gate``, schema 1.2), never from the installed profiles.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from edge_inception._core.errors import InputError
 from edge_inception.gating.checks import baseline_checks, float_checks, load_report, skipped, status_check
-from edge_inception.gating.config import GateConfig, load_config
+from edge_inception.gating.config import GateConfig, load_config, recorded_thresholds
 
 RESULT_SCHEMA_VERSION = "1.0"
 VERDICTS = ("fail", "warn", "improved", "pass", "skipped")
@@ -45,12 +47,14 @@ def gate(report: dict | str | Path, *, baseline: dict | str | Path | None = None
     if str(data["schema_version"]) == "1.0":
         notes.append("schema 1.0 report: it carries no confidence intervals, so point estimates decide")
     base_rows = {r["target"]: r for r in base["targets"]} if base else {}
+    recorded = {r["target"]: recorded_thresholds(r, where) for r in data["targets"]}
+    notes += _unrecorded_note(data, recorded)
     checks: list[dict] = []
     for row in data["targets"]:
         checks.append(status_check(row))
         if row["status"] != "ok":
             continue
-        limits = cfg.for_target(row["target"])
+        limits = cfg.for_target(row["target"], recorded=recorded[row["target"]])
         checks += float_checks(row, limits, strict=strict, where=where)
         if base is None:
             continue
@@ -89,6 +93,18 @@ def gate(report: dict | str | Path, *, baseline: dict | str | Path | None = None
         "checks": checks,
         "notes": notes,
     }
+
+
+def _unrecorded_note(data: dict, recorded: dict) -> list[str]:
+    """The gate reads thresholds from the report alone; a convert report older than 1.2 has none per row."""
+    if data.get("kind", "convert") != "convert":  # eval/bench rows are artifacts, not profiles
+        return []
+    missing = [name for name, r in recorded.items() if r is None]
+    if not missing:
+        return []
+    return [f"{', '.join(missing)}: the report records no target-profile thresholds (schema "
+            f"{data['schema_version']}; convert records them since 1.2), so the built-in defaults apply where "
+            "the config sets none"]
 
 
 def _source_key(source) -> str | None:

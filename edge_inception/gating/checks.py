@@ -1,6 +1,6 @@
 """Checks of one report (and optionally a baseline report) against thresholds.
 
-    report = load_report("out/report.json")            # validated; InputError (exit 2) if unreadable
+    report, path, text = load_report("out/report.json")   # validated; InputError (exit 2) if unreadable
     checks = float_checks(row, limits, strict=False)   # top-1, agreement, latency, size vs float
     checks += baseline_checks(row, base_row, limits["baseline"], paired=True, strict=False)
 
@@ -12,87 +12,41 @@ the check says so (basis "point"). Size is exact (basis "exact").
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 from edge_inception._core.errors import InputError
-
-READABLE_MAJOR = 1
-_VERSION = re.compile(r"^(\d+)\.(\d+)$")
-
+from edge_inception.report import numbers
 
 # ---- reading and validating reports ---------------------------------------------------------------------
 
 def load_report(report: dict | str | Path, *, role: str = "report") -> tuple[dict, Path | None, str | None]:
-    """(report dict, its path or None, its raw text or None). A folder means its report.json."""
+    """(report dict, its path or None, its raw text or None). A folder means its report.json. The report
+    is checked against the one schema (edge_inception/report/schema.py), then for what the gate needs."""
+    from edge_inception.report.schema import check_report, read_report
+
     if isinstance(report, dict):
-        data, path, text = report, None, None
+        data, path, text = check_report(report, f"<{role}>", reader="gate"), None, None
     else:
         path = Path(report)
         if path.is_dir():
             path = path / "report.json"
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
-            raise InputError(path, f"{role} does not exist",
-                             fix="pass the report.json that edge-inception convert, eval or bench wrote") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(path, f"{role} cannot be read ({e})") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(path, f"{role} is not valid JSON ({e})",
-                             fix="pass the report.json that edge-inception convert, eval or bench wrote") from None
-    _validate(data, path if path is not None else f"<{role}>")
+        data, text = read_report(path, role=role, reader="gate")
+    where = path if path is not None else f"<{role}>"
+    if not data["targets"]:
+        raise InputError(where, "has no 'targets' list of rows")
+    names = [r["target"] for r in data["targets"]]
+    if len(set(names)) != len(names):  # rows are paired with the baseline's by name
+        raise InputError(where, "names a target twice in 'targets'")
     return data, path, text
 
 
-def _validate(data, where) -> None:
-    if not isinstance(data, dict):
-        raise InputError(where, "is not a report: expected a JSON object")
-    version = data.get("schema_version")
-    if version is None:
-        raise InputError(where, "has no 'schema_version': not an edge-inception report")
-    m = _VERSION.match(str(version))
-    if not m or int(m.group(1)) != READABLE_MAJOR:
-        raise InputError(where, f"has schema_version {version!r}, which this gate cannot read (it reads 1.x)",
-                         fix="gate it with the edge-inception version that wrote it, or upgrade edge-inception")
-    targets = data.get("targets")
-    if not isinstance(targets, list) or not targets:
-        raise InputError(where, "has no 'targets' list of rows")
-    for i, row in enumerate(targets):
-        if not isinstance(row, dict) or not isinstance(row.get("target"), str):
-            raise InputError(where, f"targets[{i}] has no 'target' name")
-        if row.get("status") not in ("ok", "failed"):
-            raise InputError(where, f"targets[{i}] ({row['target']}): 'status' must be 'ok' or 'failed', "
-                             f"got {row.get('status')!r}")
-        for section in ("accuracy", "latency"):
-            if section in row and not isinstance(row[section], dict):
-                raise InputError(where, f"targets[{i}] ({row['target']}): '{section}' must be an object")
-    names = [r["target"] for r in targets]
-    if len(set(names)) != len(names):
-        raise InputError(where, "names a target twice in 'targets'")
-    for key in ("model", "data"):
-        if data.get(key) is not None and not isinstance(data[key], dict):
-            raise InputError(where, f"'{key}' must be an object")
-
-
-def _get(row: dict, dotted: str, where, *, kind: str = "number"):
-    """A value from a row by 'section.key'; None when absent; InputError when present but malformed."""
+def _get(row: dict, dotted: str, where=None, *, kind: str = "number"):
+    """A value from a row by 'section.key' (types already checked by the schema); None when absent."""
     value = row
     for part in dotted.split("."):
         if not isinstance(value, dict) or value.get(part) is None:
             return None
         value = value[part]
-    ok = {
-        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        "interval": lambda v: (isinstance(v, list) and len(v) == 2
-                               and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)),
-    }[kind]
-    if not ok(value):
-        want = "a number" if kind == "number" else "[low, high], two numbers"
-        raise InputError(where, f"{row['target']}: '{dotted}' must be {want}, got {value!r}")
     return [float(value[0]), float(value[1])] if kind == "interval" else float(value)
 
 
@@ -103,8 +57,6 @@ def decode_per_sample(row: dict, where) -> dict | None:
     ps = (row.get("accuracy") or {}).get("per_sample")
     if ps is None:
         return None
-    if not isinstance(ps, dict) or ps.get("encoding") != "packbits-base64" or not isinstance(ps.get("n"), int):
-        raise InputError(where, f"{row['target']}: 'accuracy.per_sample' must have encoding 'packbits-base64' and n")
     out = {}
     for key in ("candidate_correct", "reference_correct", "agree"):
         if ps.get(key) is None:
@@ -121,37 +73,16 @@ def decode_per_sample(row: dict, where) -> dict | None:
     return out
 
 
-# ---- formatting -----------------------------------------------------------------------------------------
+# ---- formatting: the one set of number formatters (report/numbers.py), per unit -------------------------
 
-def _pt(v: float) -> str:
-    return f"{v:+.2f} pt"
-
-
-def _pct(v: float) -> str:
-    return f"{v * 100:.2f}%"
-
-
-def _x(v: float) -> str:
-    return f"{v:.2f}x"
-
-
-def _frac(v: float) -> str:
-    return f"{v * 100:+.1f}%"
-
-
-def _mb(v: float) -> str:
-    return f"{v:.2f} MB"
+_FMT = {"pt": lambda v: f"{numbers.signed(v)} pt", "share": numbers.pct, "x": numbers.ratio,
+        "fraction": numbers.signed_pct, "MB": lambda v: numbers.mb(v * 1e6)}
+_CI_FMT = {"pt": numbers.signed, "share": lambda v: numbers.pct(v, 1), "x": numbers.plain,
+           "fraction": numbers.signed_pct, "MB": numbers.plain}
 
 
 def _interval(ci, unit: str) -> str:
-    if ci is None:
-        return ""
-    fmt = {"pt": lambda v: f"{v:+.2f}", "share": lambda v: f"{v * 100:.1f}%", "x": lambda v: f"{v:.2f}",
-           "fraction": lambda v: f"{v * 100:+.1f}%", "MB": lambda v: f"{v:.2f}"}[unit]
-    return f" [{fmt(ci[0])}, {fmt(ci[1])}]"
-
-
-_FMT = {"pt": _pt, "share": _pct, "x": _x, "fraction": _frac, "MB": _mb}
+    return numbers.interval(ci, _CI_FMT[unit])
 
 
 # ---- judging --------------------------------------------------------------------------------------------

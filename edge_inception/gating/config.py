@@ -1,8 +1,11 @@
-"""Gate thresholds: declared once in the user's project, validated like target profiles.
+"""Gate thresholds, defined once as pydantic models: the built-in defaults, the user's ``[gate]`` table,
+a target profile's ``[gate]`` section and the thresholds a 1.2 report records per row.
 
     cfg = load_config()                          # ./edge-inception.toml [gate], else ./pyproject.toml
     cfg = load_config("ci/gate.toml")            # an explicit file (either layout)
-    cfg.for_target("tflite-int8")                # {"max_top1_drop": 1.0, ..., "baseline": {...}}
+    cfg.for_target("tflite-int8", recorded=row.get("gate"))   # {"max_top1_drop": 1.0, ..., "baseline": {...}}
+    FloatThresholds()                            # the built-in defaults against float
+    parse_thresholds(profile["gate"], path=toml_path)          # a profile's [gate], errors naming file and key
 
 Layout (``[gate]`` in edge-inception.toml, ``[tool.edge-inception.gate]`` in pyproject.toml)::
 
@@ -15,121 +18,166 @@ Layout (``[gate]`` in edge-inception.toml, ``[tool.edge-inception.gate]`` in pyp
     [gate.targets.tflite-int8.baseline]
     max_latency_increase = 0.5
 
-Precedence, per key: the target's table > the defaults table > the target profile's ``[gate]`` >
-the built-in defaults below.
+Precedence, per key: the target's table > the defaults table > the target profile's ``[gate]`` as the
+report recorded it at convert time (``targets[].gate``, schema 1.2) > the built-in defaults below.
+A new threshold is one field on FloatThresholds or BaselineThresholds: parsing, precedence, the
+published JSON Schema and the report's record all follow from it.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from edge_inception._core.errors import InputError
-
-_NUMBER = (int, float)
-
-# key -> (meaning, built-in default; None = not checked unless set). Units are part of the name's doc.
-AGAINST_FLOAT: dict[str, tuple[str, float | None]] = {
-    "max_top1_drop": ("largest top-1 drop against the float reference, in points", 1.0),
-    "min_agreement": ("smallest share of inputs whose top-1 equals the float reference's (0..1)", 0.97),
-    "max_latency_ratio": ("largest int8/float median-latency ratio on the same runtime", 1.5),
-    "max_size_mb": ("largest artifact size in MB (10^6 bytes)", None),
-}
-AGAINST_BASELINE: dict[str, tuple[str, float | None]] = {
-    "max_top1_drop": ("largest top-1 drop against the baseline's top-1 of the same target, in points", 1.0),
-    "max_agreement_drop": ("largest drop of agreement with float against the baseline, in points", 1.0),
-    "max_latency_increase": ("largest increase of the latency ratio against the baseline's, as a fraction", 0.25),
-    "max_size_increase": ("largest increase of the artifact size against the baseline's, as a fraction", 0.05),
-}
-# Keys a target profile's [gate] section may carry (edge_inception/targets/__init__.py validates them).
-PROFILE_KEYS = ("max_top1_drop", "min_agreement", "max_latency_ratio", "max_size_mb")
+from edge_inception.targets.thresholds import BaselineThresholds, FloatThresholds
 
 
-@dataclass(frozen=True)
-class GateConfig:
-    """Validated thresholds from the user's file (empty when there is none)."""
+class TargetTable(FloatThresholds):
+    """``[gate.targets.NAME]``: one target's thresholds."""
 
-    defaults: dict = field(default_factory=dict)
-    baseline: dict = field(default_factory=dict)
-    targets: dict = field(default_factory=dict)  # name -> {"float keys"..., "baseline": {...}}
+    baseline: BaselineThresholds = Field(default_factory=BaselineThresholds)
+
+
+class GateTable(FloatThresholds):
+    """``[gate]`` (edge-inception.toml) or ``[tool.edge-inception.gate]`` (pyproject.toml)."""
+
+    baseline: BaselineThresholds = Field(default_factory=BaselineThresholds)
+    targets: dict[str, TargetTable] = Field(default_factory=dict, description="target name -> its thresholds")
+
+
+class GateFile(BaseModel):
+    """An edge-inception.toml: the schema editors complete a user's ``[gate]`` table from (in pyproject.toml
+    the same table is ``[tool.edge-inception.gate]``)."""
+
+    model_config = ConfigDict(extra="allow", title="edge-inception.toml gate configuration")
+    gate: GateTable = Field(default_factory=GateTable)
+
+
+def _set(model: BaseModel, fields) -> dict:
+    """The keys of ``fields`` the user wrote in this table (defaults do not count: they would shadow a
+    less specific table that sets the key)."""
+    return {k: getattr(model, k) for k in fields if k in model.model_fields_set}
+
+
+def _first(key: str, layers: list[tuple[str, dict]], default) -> tuple:
+    """(value, origin) from the most specific layer that sets ``key``, else the built-in default."""
+    return next(((table[key], origin) for origin, table in layers if key in table), (default, "built-in"))
+
+
+class GateConfig(BaseModel):
+    """Validated thresholds from the user's file (empty when there is none) and where they came from."""
+
+    model_config = ConfigDict(frozen=True)
+    table: GateTable = Field(default_factory=GateTable)
     source: str | None = None
 
-    def for_target(self, name: str) -> dict:
-        """Effective thresholds for one target, each with where it came from."""
-        profile = _profile_gate(name)
-        own = self.targets.get(name, {})
+    def for_target(self, name: str, *, recorded: dict | None = None) -> dict:
+        """Effective thresholds for one target, each with where it came from. ``recorded``: the report row's
+        thresholds (its profile's, at convert time)."""
+        own = self.table.targets.get(name)
+        layers = [("config:target", _set(own, FloatThresholds.model_fields) if own else {}),
+                  ("config", _set(self.table, FloatThresholds.model_fields)),
+                  ("profile", {k: v for k, v in (recorded or {}).items() if v is not None})]
         out: dict = {"sources": {}}
-        for key, (_, builtin) in AGAINST_FLOAT.items():
-            for origin, table in (("config:target", own), ("config", self.defaults), ("profile", profile)):
-                if key in table:
-                    out[key], out["sources"][key] = table[key], origin
-                    break
-            else:
-                out[key], out["sources"][key] = builtin, "built-in"
-        base: dict = {}
-        for key, (_, builtin) in AGAINST_BASELINE.items():
-            for origin, table in (("config:target", own.get("baseline", {})), ("config", self.baseline)):
-                if key in table:
-                    base[key], out["sources"][f"baseline.{key}"] = table[key], origin
-                    break
-            else:
-                base[key], out["sources"][f"baseline.{key}"] = builtin, "built-in"
-        out["baseline"] = base
+        for key, info in FloatThresholds.model_fields.items():
+            out[key], out["sources"][key] = _first(key, layers, info.default)
+        base_layers = [("config:target", _set(own.baseline, BaselineThresholds.model_fields) if own else {}),
+                       ("config", _set(self.table.baseline, BaselineThresholds.model_fields))]
+        out["baseline"] = {}
+        for key, info in BaselineThresholds.model_fields.items():
+            out["baseline"][key], out["sources"][f"baseline.{key}"] = _first(key, base_layers, info.default)
         return out
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "defaults": self.defaults, "baseline": self.baseline, "targets": self.targets}
+        t = self.table
+        return {"source": self.source, "defaults": _set(t, FloatThresholds.model_fields),
+                "baseline": _set(t.baseline, BaselineThresholds.model_fields),
+                "targets": {name: {**_set(own, FloatThresholds.model_fields),
+                                   **({"baseline": _set(own.baseline, BaselineThresholds.model_fields)}
+                                      if "baseline" in own.model_fields_set else {})}
+                            for name, own in t.targets.items()}}
 
 
-def _profile_gate(name: str) -> dict:
-    from edge_inception._core.errors import EdgeInceptionError
-    from edge_inception.targets import get_target
+# ---- errors: one line naming the file, the table and the key ------------------------------------------------
 
-    try:
-        gate = get_target(name).gate
-    except EdgeInceptionError:  # a bench/eval artifact label or a user's profile not on this machine
-        return {}
-    return {k: v for k, v in gate.items() if k in PROFILE_KEYS and v is not None}
+def _table_model(root: type[BaseModel], loc: tuple) -> type[BaseModel]:
+    """The model of the table at ``loc`` below ``root`` (a gate table or a profile's [gate])."""
+    model = root
+    i = 0
+    while i < len(loc):
+        if loc[i] == "baseline":
+            model = BaselineThresholds
+        elif loc[i] == "targets" and i + 1 < len(loc):
+            model, i = TargetTable, i + 1  # the next part is a target's name
+        i += 1
+    return model
 
 
-def _check_table(table, allowed: dict, where: str, path: Path, *, subtables: tuple[str, ...] = ()) -> dict:
+def explain(err: dict, *, key_text, root: type[BaseModel] = GateTable) -> tuple[str, str | None]:
+    """(problem, fix) for one pydantic error; ``key_text(loc)`` words where the key sits."""
+    loc, kind, ctx = tuple(err["loc"]), err["type"], err.get("ctx") or {}
+    got = f", got {err['input']!r}" if "input" in err else ""
+    where = key_text(loc)
+    if kind == "extra_forbidden":
+        names = list(_table_model(root, loc[:-1]).model_fields)
+        return f"unknown key {where}", f"allowed: {', '.join(names)}"
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return f"{where} must be a number{got}", None
+    if kind == "greater_than_equal":
+        return f"{where} must not be negative{got}", None
+    if kind == "less_than_equal" and ctx.get("le") == 1:
+        return f"{where} is a share of inputs (0..1){got}", "write 0.97 for 97%"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{where} must be a table{' of target names' if loc[-1:] == ('targets',) else ''}", None
+    return f"{where}: {err['msg']}{got}", None
+
+
+def _toml_key(prefix: str):
+    def text(loc: tuple) -> str:
+        parts = [prefix, *(str(p) for p in loc)]
+        if (loc and loc[-1] in ("baseline", "targets")) or (len(loc) >= 2 and loc[-2] == "targets"):
+            return f"[{'.'.join(parts)}]"  # the value of a table itself
+        return f"[{'.'.join(parts[:-1])}] '{parts[-1]}'"
+
+    return text
+
+
+def _validate(model: type[BaseModel], table, *, path, prefix: str):
     if not isinstance(table, dict):
-        raise InputError(path, f"[{where}] must be a table")
-    out = {}
-    for key, value in table.items():
-        if key in subtables:
-            continue
-        if key not in allowed:
-            names = [*allowed, *subtables]
-            raise InputError(path, f"unknown key [{where}] '{key}'", fix=f"allowed: {', '.join(names)}")
-        if not isinstance(value, _NUMBER) or isinstance(value, bool):
-            raise InputError(path, f"[{where}] '{key}' must be a number, got {value!r}")
-        if value < 0:
-            raise InputError(path, f"[{where}] '{key}' must not be negative, got {value!r}")
-        if key == "min_agreement" and value > 1:
-            raise InputError(path, f"[{where}] 'min_agreement' is a share of inputs (0..1), got {value!r}",
-                             fix="write 0.97 for 97%")
-        out[key] = float(value)
-    return out
+        raise InputError(path, f"[{prefix}] must be a table")
+    try:
+        return model.model_validate(table)
+    except ValidationError as e:
+        problem, fix = explain(e.errors(include_url=False)[0], key_text=_toml_key(prefix), root=model)
+        raise InputError(path, problem, fix=fix) from None
 
 
 def parse_config(table: dict, *, path: str | Path = "<config>", prefix: str = "gate") -> GateConfig:
     """Validate a ``[gate]`` table (already parsed from TOML). Unknown keys are refused, naming the file."""
-    path = Path(path)
-    defaults = _check_table(table, AGAINST_FLOAT, prefix, path, subtables=("baseline", "targets"))
-    baseline = _check_table(table.get("baseline", {}), AGAINST_BASELINE, f"{prefix}.baseline", path)
-    targets_table = table.get("targets", {})
-    if not isinstance(targets_table, dict):
-        raise InputError(path, f"[{prefix}.targets] must be a table of target names")
-    targets = {}
-    for name, t in targets_table.items():
-        where = f"{prefix}.targets.{name}"
-        own = _check_table(t, AGAINST_FLOAT, where, path, subtables=("baseline",))
-        if "baseline" in t:
-            own["baseline"] = _check_table(t["baseline"], AGAINST_BASELINE, f"{where}.baseline", path)
-        targets[name] = own
-    return GateConfig(defaults=defaults, baseline=baseline, targets=targets, source=str(path))
+    return GateConfig(table=_validate(GateTable, table, path=Path(path), prefix=prefix), source=str(path))
+
+
+def parse_thresholds(table: dict, *, path: str | Path, prefix: str = "gate") -> FloatThresholds:
+    """A target profile's ``[gate]`` section: the same keys, ranges and messages as the user's table."""
+    return _validate(FloatThresholds, table, path=Path(path), prefix=prefix)
+
+
+def recorded_thresholds(row: dict, where) -> dict | None:
+    """A report row's recorded thresholds (``targets[].gate``), range-checked; None for a row without them.
+    Keys this version does not know (a newer minor's) are ignored."""
+    recorded = row.get("gate")
+    if recorded is None:
+        return None
+    known = {k: v for k, v in recorded.items() if k in FloatThresholds.model_fields and v is not None}
+    try:
+        return _set(FloatThresholds.model_validate(known), known)
+    except ValidationError as e:
+        problem, fix = explain(e.errors(include_url=False)[0],
+                               key_text=lambda loc: f"{row['target']}: 'gate.{loc[-1]}'")
+        raise InputError(where, problem, fix=fix) from None
 
 
 def _read_toml(path: Path) -> dict:
@@ -142,7 +190,7 @@ def _read_toml(path: Path) -> dict:
         raise InputError(path, f"is not valid TOML ({e})") from None
 
 
-def _gate_table(data: dict, path: Path) -> tuple[dict | None, str]:
+def _gate_table(data: dict) -> tuple[dict | None, str]:
     """The gate table of a parsed file: [tool.edge-inception.gate] (pyproject layout) or [gate]."""
     tool = data.get("tool", {})
     if isinstance(tool, dict) and isinstance(tool.get("edge-inception"), dict):
@@ -156,14 +204,14 @@ def _gate_table(data: dict, path: Path) -> tuple[dict | None, str]:
 
 def load_config(path: str | Path | dict | GateConfig | None = None, *, cwd: str | Path | None = None) -> GateConfig:
     """Thresholds from ``path`` (a file, a parsed ``[gate]`` dict or a GateConfig), or searched in ``cwd``:
-    ./edge-inception.toml first, then ./pyproject.toml. No file: built-in and profile defaults only."""
+    ./edge-inception.toml first, then ./pyproject.toml. No file: the report's and built-in defaults only."""
     if isinstance(path, GateConfig):
         return path
     if isinstance(path, dict):
         return parse_config(path)
     if path is not None:
         path = Path(path)
-        table, prefix = _gate_table(_read_toml(path), path)
+        table, prefix = _gate_table(_read_toml(path))
         if table is None:
             raise InputError(path, "has no [gate] or [tool.edge-inception.gate] table",
                              fix="add one, e.g. [gate] max_top1_drop = 1.0")
@@ -171,7 +219,7 @@ def load_config(path: str | Path | dict | GateConfig | None = None, *, cwd: str 
     here = Path(cwd) if cwd is not None else Path.cwd()
     for candidate in (here / "edge-inception.toml", here / "pyproject.toml"):
         if candidate.is_file():
-            table, prefix = _gate_table(_read_toml(candidate), candidate)
+            table, prefix = _gate_table(_read_toml(candidate))
             if table is not None:
                 return parse_config(table, path=candidate, prefix=prefix)
     return GateConfig()

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from edge_inception.gating.checks import _FMT, _interval
+from edge_inception.report.numbers import DASH
 
 MARK = {"fail": "✗", "warn": "!", "improved": "↑", "pass": "✓", "skipped": "—"}
 STYLE = {"fail": "red", "warn": "yellow", "improved": "green", "pass": "", "skipped": "dim"}
@@ -21,13 +22,13 @@ COLUMNS = (("top1", "top-1 change"), ("agreement", "agreement"), ("latency", "la
 
 def value_text(c: dict) -> str:
     if c["value"] is None or c["unit"] is None:
-        return "—" if c["value"] is None else str(c["value"])
+        return DASH if c["value"] is None else str(c["value"])
     return f"{_FMT[c['unit']](c['value'])}{_interval(c['ci95'], c['unit'])}"
 
 
 def threshold_text(c: dict) -> str:
     if c["threshold"] is None or c["unit"] is None:
-        return "—" if c["threshold"] is None else str(c["threshold"])
+        return DASH if c["threshold"] is None else str(c["threshold"])
     return _FMT[c["unit"]](c["threshold"])
 
 
@@ -81,7 +82,7 @@ def print_gate(result: dict, *, file=None) -> None:
         for col, _ in COLUMNS:
             c = cells.get(col)
             if c is None or c["verdict"] == "skipped":
-                row.append("[dim]—[/dim]")
+                row.append(f"[dim]{DASH}[/dim]")
                 continue
             text = f"{value_text(c)} {MARK[c['verdict']]}"
             style = STYLE[c["verdict"]]

@@ -3,200 +3,28 @@
     text = render_markdown(report)          # report: the dict convert/evaluate/benchmark return
     Path(os.environ["GITHUB_STEP_SUMMARY"]).write_text(text)
 
-Renders the three report kinds (convert, eval, bench) of schema 1.x from the JSON alone. The small
-formatters here are shared with the HTML view so both say the same numbers the same way.
+Renders the three report kinds (convert, eval, bench) of schema 1.x from the JSON alone. The cells and
+facts come from cells.py and the numbers from numbers.py, shared with the HTML view, so both say the
+same numbers the same way.
 """
 
 from __future__ import annotations
 
-import math
 import re
 
-from edge_inception._core.errors import UsageError
-
-MINUS = "\u2212"  # a real minus sign: "−0.11 pt" reads better than "-0.11 pt" and lines up in tables
-DASH = "—"
-
-
-# --- formatters (shared with html.py) -------------------------------------------------------------
-
-def check_schema(report: dict) -> None:
-    version = str(report.get("schema_version", ""))
-    if not version.startswith("1."):
-        raise UsageError(f"report schema_version {version or '(missing)'} is not supported",
-                         fix="this edge-inception reads schema 1.x; re-run the command with this version")
-
-
-def num(x) -> float | None:
-    """A finite float, or None for anything missing or not a number (NaN, strings, None)."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return None
-    return float(x) if math.isfinite(x) else None
-
-
-def signed(x: float, digits: int = 2) -> str:
-    text = f"{abs(x):.{digits}f}"
-    if float(text) == 0:
-        return f"{0:.{digits}f}"
-    return ("+" if x > 0 else MINUS) + text
-
-
-def pct(x, digits: int = 2) -> str:
-    x = num(x)
-    return DASH if x is None else f"{x * 100:.{digits}f}%"
-
-
-def points(delta, ci=None) -> str:
-    """'−0.11 pt [−0.25, +0.03]' — a change in percentage points with its 95% interval."""
-    d = num(delta)
-    if d is None:
-        return DASH
-    text = f"{signed(d)} pt"
-    if ci and len(ci) == 2 and num(ci[0]) is not None and num(ci[1]) is not None:
-        text += f" [{signed(ci[0])}, {signed(ci[1])}]"
-    return text
-
-
-def ms(x) -> str:
-    """Latency with precision that follows its size: 0.412, 4.12, 41.2, 412."""
-    x = num(x)
-    if x is None:
-        return DASH
-    if x >= 100:
-        return f"{x:.0f}"
-    if x >= 10:
-        return f"{x:.1f}"
-    if x >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3f}"
-
-
-def mb(n) -> str:
-    n = num(n)
-    if n is None:
-        return DASH
-    if n >= 1e9:
-        return f"{n / 1e9:.2f} GB"
-    if n >= 1e5:  # one unit down to 0.1 MB keeps a column of sizes comparable at a glance
-        return f"{n / 1e6:.2f} MB"
-    return f"{n / 1e3:.1f} kB"
-
-
-def ratio(x, ci=None, digits: int = 2) -> str:
-    x = num(x)
-    if x is None:
-        return DASH
-    text = f"{x:.{digits}f}×"
-    if ci and len(ci) == 2 and num(ci[0]) is not None and num(ci[1]) is not None:
-        text += f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
-    return text
-
-
-def pvalue(p) -> str:
-    p = num(p)
-    if p is None:
-        return DASH
-    if p < 0.001:
-        return "<0.001"
-    return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
-
-
-def db(x) -> str:
-    if x is None:
-        return "identical"  # the schema's null: outputs equal, SQNR infinite
-    x = num(x)
-    return DASH if x is None else f"{x:.1f} dB"
-
-
-def isa_text(host: dict) -> str:
-    isa = host.get("isa") or {}
-    have = [name for key, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_vnni", "AVX-512 VNNI"),
-                                   ("avx_vnni", "AVX-VNNI"), ("amx", "AMX"), ("neon", "NEON"),
-                                   ("dotprod", "dotprod")) if isa.get(key)]
-    vnni = "int8 dot-product (VNNI/AMX/dotprod)" if isa.get("vnni") or isa.get("dotprod") else "no VNNI"
-    return (", ".join(have) + " · " if have else "") + vnni
-
-
-def host_text(host: dict | None) -> str:
-    host = host or {}
-    cpu = host.get("cpu") or host.get("machine") or "unknown CPU"
-    cores = f", {host['cores']} cores" if host.get("cores") else ""
-    return f"{cpu}{cores}"
-
-
-def model_text(model: dict | None) -> str:
-    model = model or {}
-    name = model.get("name") or model.get("source") or "model"
-    extra = [str(model[k]) for k in ("source", "kind") if model.get(k) and model.get(k) != name]
-    if model.get("random_weights"):
-        extra.append("random weights")
-    return name + (f" ({', '.join(extra)})" if extra else "")
-
-
-def data_text(data: dict | None) -> str:
-    data = data or {}
-    parts = []
-    ev = data.get("evaluation")
-    if ev:
-        parts.append(f"evaluated on {ev.get('samples', '?')} images of {ev.get('source', '?')}"
-                     + (f" (sha256 {str(ev['fingerprint'])[:12]}…)" if ev.get("fingerprint") else ""))
-    else:
-        parts.append("no evaluation data (no accuracy measured)")
-    cal = data.get("calibration")
-    if cal:
-        parts.append(f"calibrated on {cal.get('samples', '?')} images of {cal.get('source', '?')}")
-    return "; ".join(parts)
-
-
-def latency_stats(lat: dict | None, side: str) -> dict:
-    """``side`` = 'reference' or 'candidate'. Bench rows of a single artifact may carry the candidate's
-    statistics at the top level of ``latency`` instead of under 'candidate'."""
-    lat = lat or {}
-    stats = lat.get(side)
-    if isinstance(stats, dict):
-        return stats
-    if side == "candidate" and num(lat.get("p50_ms")) is not None:
-        return {k: lat[k] for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "samples_ms") if k in lat}
-    if side == "reference" and num(lat.get("reference_p50_ms")) is not None:
-        return {"p50_ms": lat["reference_p50_ms"]}
-    return {}
-
-
-def reference_label(row: dict) -> str:
-    ref = row.get("reference") or {}
-    return str(ref.get("target") or "float reference")
-
-
-def failure_text(row: dict) -> str:
-    """The row's message without a leading "target: " (the views name the target already)."""
-    msg = " ".join(str(row.get("message") or "no message given").split())
-    prefix = f"{row.get('target', '')}: "
-    return msg[len(prefix):] if msg.startswith(prefix) and len(msg) > len(prefix) else msg
-
-
-def row_notes(row: dict) -> list[str]:
-    notes = [str(n) for n in row.get("notes") or []]
-    # convert writes its own note naming the device; a report without one still gets the fact.
-    if row.get("device_run") is False and not any("not run on" in n for n in notes):
-        notes.insert(0, "not run on device: checked statically against the profile; latency is this host's")
-    return notes
-
-
-def gate_threshold(report: dict, row: dict) -> float | None:
-    """The top-1 drop (points) the gate allows: the row's gate, the report's, or the target profile's."""
-    for gate in (row.get("gate"), (report.get("gate") or {}).get(row.get("target", "")), report.get("gate")):
-        if isinstance(gate, dict) and num(gate.get("max_top1_drop")) is not None:
-            return float(gate["max_top1_drop"])
-    if report.get("kind", "convert") == "convert" and row.get("target"):
-        try:
-            from edge_inception.targets import get_target
-
-            value = get_target(str(row["target"])).gate.get("max_top1_drop")
-        except Exception:  # a user's profile that is not here now: the plot just has no gate line
-            return None
-        return num(value)
-    return None
-
+from edge_inception.report.cells import (
+    TABLES,
+    convert_table,
+    data_text,
+    failure_text,
+    host_text,
+    isa_text,
+    model_text,
+    ptq_table,
+    row_notes,
+    used_columns,
+)
+from edge_inception.report.schema import check_report
 
 # --- Markdown ---------------------------------------------------------------------------------------
 
@@ -233,105 +61,6 @@ _STATUS_MD = {"ok": "✅ ok", "failed": "❌ failed", "violations": "⚠️ viol
               "ok · not run on device": "✅ ok · not run on device"}
 
 
-def status_word(row: dict) -> str:
-    if row.get("status") != "ok":
-        return "failed"
-    if (row.get("verification") or {}).get("ok") is False:
-        return "violations"
-    return "ok · not run on device" if row.get("device_run") is False else "ok"
-
-
-def size_text(row: dict) -> str:
-    text = mb(row.get("size_bytes"))
-    r = num(row.get("size_ratio"))
-    if r is not None and r > 0 and text != DASH:
-        text += f" ({r:.1f}× smaller)" if r >= 1 else f" ({1 / r:.1f}× larger)"
-    return text
-
-
-def convert_table(report: dict) -> tuple[list[str], list[list[str]]]:
-    """Plain-text cells (not escaped) of the convert summary; the views escape them their own way."""
-    headers = ["target", "status", "method", "size", "float top-1", "top-1", "change [95% CI]", "McNemar p",
-               "agreement", "p50 ref / target", "ratio [95% CI]"]
-    rows = []
-    for r in report.get("targets") or []:
-        acc, lat = r.get("accuracy") or {}, r.get("latency") or {}
-        ref, cand = latency_stats(lat, "reference"), latency_stats(lat, "candidate")
-        p50 = DASH if num(cand.get("p50_ms")) is None else f"{ms(ref.get('p50_ms'))} / {ms(cand.get('p50_ms'))} ms"
-        rows.append([str(r.get("target", "?")), status_word(r), str(r["method"]) if r.get("method") else DASH,
-                     size_text(r), pct(acc.get("float_top1")), pct(acc.get("top1")),
-                     points(acc.get("delta_points"), acc.get("delta_ci95")), pvalue(acc.get("mcnemar_p")),
-                     pct(acc.get("agreement")), p50, ratio(lat.get("ratio"), lat.get("ratio_ci95"))])
-    if all(r[2] in ("ptq", DASH) for r in rows):  # post-training is the default: say "method" only when mixed
-        for r in rows:
-            r[2] = DASH
-    return headers, rows
-
-
-def ptq_table(report: dict) -> tuple[list[str], list[list[str]]]:
-    """QAT rows beside their post-training-quantized twin (``row["ptq"]``); no rows when none has one."""
-    rows = []
-    for r in report.get("targets") or []:
-        ptq = r.get("ptq") or {}
-        if not ptq:
-            continue
-        qat, pacc = r.get("accuracy") or {}, ptq.get("accuracy") or {}
-        rows.append([str(r.get("target", "?")), pct(qat.get("float_top1") or pacc.get("float_top1")),
-                     pct(qat.get("top1")), points(qat.get("delta_points"), qat.get("delta_ci95")),
-                     pct(pacc.get("top1")), points(pacc.get("delta_points"), pacc.get("delta_ci95")),
-                     pct(qat.get("agreement")), pct(pacc.get("agreement"))])
-    headers = ["target", "float top-1", "QAT top-1", "QAT change", "PTQ top-1", "PTQ change",
-               "QAT agreement", "PTQ agreement"]
-    return headers, rows
-
-
-def eval_table(report: dict) -> tuple[list[str], list[list[str]]]:
-    headers = ["artifact", "status", "size", "images", "reference top-1", "top-1", "top-5", "change [95% CI]",
-               "McNemar p", "agreement [95% CI]", "SQNR", "cosine"]
-    rows = []
-    for r in report.get("targets") or []:
-        acc = r.get("accuracy") or {}
-        agree = pct(acc.get("agreement"))
-        ci = acc.get("agreement_ci95")
-        if agree != DASH and ci and len(ci) == 2 and num(ci[0]) is not None and num(ci[1]) is not None:
-            agree += f" [{ci[0] * 100:.1f}, {ci[1] * 100:.1f}]"
-        has_fidelity = "sqnr_db" in acc or "cosine" in acc
-        cos = num(acc.get("cosine"))
-        rows.append([str(r.get("target", "?")), status_word(r), mb(r.get("size_bytes")),
-                     str(acc["n"]) if acc.get("n") is not None else DASH, pct(acc.get("float_top1")),
-                     pct(acc.get("top1")), pct(acc.get("top5")),
-                     points(acc.get("delta_points"), acc.get("delta_ci95")), pvalue(acc.get("mcnemar_p")), agree,
-                     db(acc.get("sqnr_db")) if has_fidelity else DASH, DASH if cos is None else f"{cos:.5f}"])
-    return headers, rows
-
-
-def bench_table(report: dict) -> tuple[list[str], list[list[str]]]:
-    headers = ["artifact", "status", "p50 ms", "p90 ms", "p99 ms", "mean ± std ms", "vs reference", "throughput",
-               "load", "memory (RSS / peak)", "size"]
-    rows = []
-    for r in report.get("targets") or []:
-        lat = r.get("latency") or {}
-        c = latency_stats(lat, "candidate")
-        mean = DASH if num(c.get("mean_ms")) is None else f"{ms(c['mean_ms'])} ± {ms(c.get('std_ms'))}"
-        tput = num(lat.get("throughput_ips"))
-        rss, peak = num(r.get("rss_mb")), num(r.get("peak_rss_mb"))
-        mem = DASH if rss is None and peak is None else (
-            f"{rss:.0f} / {peak:.0f} MB" if rss is not None and peak is not None else f"{rss or peak:.0f} MB")
-        rows.append([str(r.get("target", "?")), status_word(r), ms(c.get("p50_ms")), ms(c.get("p90_ms")),
-                     ms(c.get("p99_ms")), mean, ratio(lat.get("ratio"), lat.get("ratio_ci95")),
-                     DASH if tput is None else f"{tput:.1f} img/s",
-                     DASH if num(r.get("load_ms")) is None else f"{ms(r['load_ms'])} ms", mem, mb(r.get("size_bytes"))])
-    return headers, rows
-
-
-def used_columns(rows: list[list[str]], n: int, *, keep: int = 2) -> list[int]:
-    """Indexes of the columns worth showing: the first ``keep`` and any with a value in some row."""
-    return [i for i in range(n) if i < keep or any(r[i] not in (DASH, "") for r in rows)]
-
-
-TABLES = {"convert": convert_table, "eval": eval_table, "bench": bench_table}
-
-
 def _settings_text(report: dict) -> str:
     s = report.get("settings") or {}
     rows = [r for r in report.get("targets") or [] if r.get("latency")]
@@ -353,7 +82,7 @@ def _settings_text(report: dict) -> str:
 def render_markdown(report: dict) -> str:
     """The report as GitHub-flavoured Markdown: heading, facts, one table for the report's kind,
     failures and notes."""
-    check_schema(report)
+    check_report(report)
     kind = report.get("kind", "convert")
     targets = report.get("targets") or []
     failed = [r for r in targets if r.get("status") != "ok"]

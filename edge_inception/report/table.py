@@ -1,29 +1,17 @@
-"""Human-readable tables of a report, rendered from the JSON (the source of truth).
+"""Human-readable tables of a report on the terminal, rendered from the JSON (the source of truth), with
+the same number formatters as the Markdown and HTML views (report/numbers.py).
 
     print_convert_table(report)
+    print_eval_table(report); print_bench_table(report)
 """
 
 from __future__ import annotations
 
-
-def _mb(n: int | None) -> str:
-    return "—" if n is None else f"{n / 1e6:.2f} MB"
-
-
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{x * 100:.2f}%"
+from edge_inception.report.numbers import DASH, cosine, count, db, mb, ms, pct, points, pvalue, ratio, times
 
 
 def _delta(acc: dict) -> str:
-    d = acc.get("delta_points")
-    if d is None:
-        return "—"
-    ci = acc.get("delta_ci95")
-    return f"{d:+.2f} pt" + (f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "")
-
-
-def _ms(x: float | None) -> str:
-    return "—" if x is None else (f"{x:.3f}" if x < 1 else f"{x:.2f}" if x < 100 else f"{x:.1f}")
+    return points(acc.get("delta_points"), acc.get("delta_ci95"))
 
 
 def convert_rows(report: dict) -> list[list[str]]:
@@ -35,17 +23,17 @@ def convert_rows(report: dict) -> list[list[str]]:
         qat = r.get("method") == "qat"
         rows.append([
             r["target"] + (" (QAT)" if qat else ""), r["status"],
-            _mb(r.get("size_bytes")) + (f" ({r['size_ratio']:.1f}x smaller)" if r.get("size_ratio") else ""),
-            _pct(acc.get("float_top1")), _pct(acc.get("top1")),
+            mb(r.get("size_bytes")) + (f" ({times(r['size_ratio'])})" if times(r.get("size_ratio")) else ""),
+            pct(acc.get("float_top1")), pct(acc.get("top1")),
             _delta(acc),
-            _pct(acc.get("agreement")),
-            "—" if not lat else f"{lat['reference_p50_ms']:.2f} / {lat['p50_ms']:.2f} ms",
-            "—" if not lat else f"{lat['ratio']:.2f}x",
+            pct(acc.get("agreement")),
+            DASH if not lat else f"{ms(lat.get('reference_p50_ms'))} / {ms(lat.get('p50_ms'))} ms",
+            DASH if not lat else ratio(lat.get("ratio")),
         ])
         if qat and "ptq" in r:
             p, pacc = r["ptq"], r["ptq"].get("accuracy", {})
-            rows.append([f"{r['target']} (PTQ)", p["status"], _mb(p.get("size_bytes")), _pct(pacc.get("float_top1")),
-                         _pct(pacc.get("top1")), _delta(pacc), _pct(pacc.get("agreement")), "—", "—"])
+            rows.append([f"{r['target']} (PTQ)", p["status"], mb(p.get("size_bytes")), pct(pacc.get("float_top1")),
+                         pct(pacc.get("top1")), _delta(pacc), pct(pacc.get("agreement")), DASH, DASH])
     return rows
 
 
@@ -112,11 +100,10 @@ def print_eval_table(report: dict) -> None:
                          overflow="fold" if c == "artifact" else "ellipsis")
     for r in report["targets"]:
         a = r.get("accuracy", {})
-        table.add_row(r["target"], r["runtime"], _mb(r.get("size_bytes")), _pct(a.get("top1")), _pct(a.get("top5")),
-                      _pct(a.get("float_top1")), _delta(a),
-                      "—" if a.get("mcnemar_p") is None else f"{a['mcnemar_p']:.3g}", _pct(a.get("agreement")),
-                      "—" if a.get("sqnr_db") is None else f"{a['sqnr_db']:.1f} dB",
-                      "—" if a.get("cosine") is None else f"{a['cosine']:.4f}")
+        fidelity = "sqnr_db" in a or "cosine" in a  # a null SQNR with a reference means identical outputs
+        table.add_row(r["target"], r["runtime"], mb(r.get("size_bytes")), pct(a.get("top1")), pct(a.get("top5")),
+                      pct(a.get("float_top1")), _delta(a), pvalue(a.get("mcnemar_p")), pct(a.get("agreement")),
+                      db(a.get("sqnr_db")) if fidelity else DASH, cosine(a.get("cosine")))
     console.print(table)
     if report.get("reference"):
         console.print(f"reference: {report['reference']['target']}", highlight=False)
@@ -138,15 +125,11 @@ def print_bench_table(report: dict) -> None:
     for r in report["targets"]:
         lat = r.get("latency", {})
         c = lat.get("candidate", lat)
-        ratio = "—"
-        if "ratio" in lat:
-            lo, hi = lat["ratio_ci95"]
-            ratio = f"{lat['ratio']:.2f}x [{lo:.2f}, {hi:.2f}]"
-        table.add_row(r["target"], r["runtime"], _mb(r.get("size_bytes")), str(lat.get("runs", "—")),
-                      _ms(c.get("p50_ms")), _ms(c.get("p90_ms")), _ms(c.get("p99_ms")),
-                      f"{_ms(c.get('mean_ms'))} ± {_ms(c.get('std_ms'))}",
-                      "—" if not c.get("throughput_ips") else f"{c['throughput_ips']:.0f}",
-                      f"{r.get('load_ms', 0):.0f}", f"{r.get('peak_rss_mb', 0):.0f}", ratio)
+        table.add_row(r["target"], r["runtime"], mb(r.get("size_bytes")), str(lat.get("runs", DASH)),
+                      ms(c.get("p50_ms")), ms(c.get("p90_ms")), ms(c.get("p99_ms")),
+                      f"{ms(c.get('mean_ms'))} ± {ms(c.get('std_ms'))}", count(c.get("throughput_ips")),
+                      count(r.get("load_ms")), count(r.get("peak_rss_mb")),
+                      ratio(lat.get("ratio"), lat.get("ratio_ci95")))
     console.print(table)
     for r in report["targets"]:
         lat = r.get("latency", {})
@@ -154,6 +137,6 @@ def print_bench_table(report: dict) -> None:
             console.print(f"{r['target']}: stopped: {lat['stop_reason']}", highlight=False)
         if lat.get("reference_input"):
             console.print(f"{r['target']}: interleaved with {lat['reference_input']} "
-                          f"(p50 {_ms(lat['reference']['p50_ms'])} ms)", highlight=False)
+                          f"(p50 {ms(lat['reference']['p50_ms'])} ms)", highlight=False)
     if "path" in report:
         console.print(f"report: {report['path']}", highlight=False)

@@ -4,13 +4,12 @@
     write_views(report, out, stem="eval")   # eval.md and eval.html beside eval.json
     python -m edge_inception.report.views out/report.json     # re-render report.md/.html of a saved report
 
-JSON stays the source of truth; both views are rendered from it alone, so re-rendering a saved report
-gives the same files.
+JSON stays the source of truth; both views are rendered from it alone (the gate thresholds too: each
+row records its own since schema 1.2), so re-rendering a saved report gives the same files anywhere.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -34,23 +33,10 @@ def write_views(report: dict, folder: str | Path, *, stem: str = "report") -> di
 
 
 def load_report(path: str | Path) -> dict:
-    from edge_inception._core.errors import InputError
-    from edge_inception.report.markdown import check_schema
+    """A saved report.json, validated against the schema (any 1.x): InputError naming the file and the key."""
+    from edge_inception.report.schema import read_report
 
-    path = Path(path)
-    try:
-        report = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(path, "does not exist", fix="pass the report.json a command wrote") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(path, f"is not JSON ({err})", fix="pass the report.json a command wrote") from None
-    if not isinstance(report, dict) or "targets" not in report:
-        raise InputError(path, "is not an edge-inception report (no 'targets')")
-    try:
-        check_schema(report)
-    except Exception as err:
-        raise InputError(path, getattr(err, "message", str(err))) from None
-    return report
+    return read_report(path)[0]
 
 
 def main(argv: list[str] | None = None) -> int:

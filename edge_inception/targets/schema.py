@@ -1,19 +1,18 @@
 """The target profile's schema, defined once with pydantic: types, allowed values, ranges and defaults.
 The loader (targets/__init__.py) validates every TOML file with it and turns the first problem into one
-line naming the file, the key and the allowed values; docs/schema/target.json is generated from it.
+line naming the file, the key and the allowed values; docs/schema/target.schema.json is generated from it.
 
     Profile.model_validate(tomllib.loads(text))
-    python -m edge_inception.targets.schema --write docs/schema    # the published JSON Schema
+    python -m edge_inception.report.schema --write docs/schema    # every published JSON Schema
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge_inception.targets.thresholds import FloatThresholds
 
 DTYPES = ("float32", "float16", "int8", "uint8", "int16", "uint16")
 Dtype = Literal["float32", "float16", "int8", "uint8", "int16", "uint16"]
@@ -69,15 +68,9 @@ class Constraints(_Section):
     allowed_ops: list[str] = []  # operator names in the format's own spelling (CONV_2D, Conv, ...)
 
 
-class Gate(_Section):
-    """A target's default gate thresholds (a gate config file can override them per target)."""
-
-    max_top1_drop: float = Field(1.0, ge=0, le=100, strict=False)  # points of top-1 against float
-    min_agreement: float = Field(0.97, ge=0, le=1, strict=False)  # share of inputs with float's top-1
-    max_latency_ratio: float = Field(1.5, gt=0, strict=False)  # int8/float median latency, same runtime
-
-
 class Profile(_Section):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, title="edge-inception target profile")
+
     name: str = Field(pattern=IDENTIFIER, max_length=100)
     description: str = ""
     format: str  # a registered format (edge_inception/formats/), checked by the loader
@@ -87,7 +80,7 @@ class Profile(_Section):
     quantizer: Quantizer = Quantizer()
     export: Export = Export()
     constraints: Constraints = Constraints()
-    gate: Gate = Gate()
+    gate: FloatThresholds = FloatThresholds()  # this target's default gate thresholds
 
 
 def _allowed(model: type[BaseModel], loc: tuple) -> list[str]:
@@ -117,21 +110,3 @@ def first_problem(error: ValidationError) -> tuple[str, str | None]:
                 "separators or '..'")
     msg = err["msg"].removeprefix("Value error, ")
     return f"{where} = {value!r}: {msg}", None
-
-
-def json_schema() -> dict:
-    schema = Profile.model_json_schema()
-    schema["title"] = "edge-inception target profile"
-    return schema
-
-
-def main(argv: list[str]) -> None:
-    if argv[:1] != ["--write"] or len(argv) != 2:
-        raise SystemExit("usage: python -m edge_inception.targets.schema --write DIR")
-    out = Path(argv[1])
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "target.json").write_text(json.dumps(json_schema(), indent=2) + "\n")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
