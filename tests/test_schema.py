@@ -119,7 +119,7 @@ def test_write_report_validates_before_anything_lands(tmp_path):
 def test_published_json_schemas_are_what_the_models_generate(tmp_path, capsys):
     docs = ROOT / "docs" / "schema"
     generated = json_schemas()
-    assert set(generated) == {"report.schema.json", "gate-config.schema.json"}
+    assert set(generated) == {"report.schema.json", "gate-config.schema.json", "target.schema.json"}
     for name, text in generated.items():
         assert (docs / name).read_text() == text, f"{name} drifted: python -m edge_inception.report.schema --write"
     assert main(["--check", str(docs)]) == 0
