@@ -53,7 +53,10 @@ def _use_reference_kernels() -> None:
                                                               Quantize_backward=ref.backward)
 
 
-NNCF_FORMATS = ("onnx", "openvino")
+# Which training each quantizer library's artifacts come from: NNCF's QAT model exports to ONNX QDQ and
+# OpenVINO; TFLite comes from PT2E QAT in litert-torch's venv (pt2e_qat.py).
+NNCF_LIBRARIES = ("onnxruntime", "nncf")
+PT2E_LIBRARIES = ("tflite",)
 
 
 @register_trainer("torch")
@@ -61,12 +64,12 @@ def train_torch(lm, *, train, calibration, settings: QatSettings, targets=None) 
     """NNCF QAT when an onnx/openvino target is asked for, PT2E QAT for each tflite one (``targets``
     None: NNCF only, the PT2E training then runs at the first tflite export)."""
     targets = [t for t in (targets or []) if t.is_quantized]
-    nncf_needed = targets == [] or any(t.format in NNCF_FORMATS for t in targets)
+    nncf_needed = targets == [] or any(t.quantizer["library"] in NNCF_LIBRARIES for t in targets)
     qat = TorchQat(lm, train=train, calibration=calibration, settings=settings,
                    nncf=_train_nncf(lm, train=train, calibration=calibration, settings=settings) if nncf_needed
                    else None)
     for t in targets:
-        if t.format == "tflite":
+        if t.quantizer["library"] in PT2E_LIBRARIES:
             qat.tflite_model(t)
     return qat
 
