@@ -24,6 +24,15 @@ _FLAGS = {
 }
 
 
+def isa_from_flags(flags) -> dict:
+    """The ISA summary of a /proc/cpuinfo 'flags' (x86) or 'Features' (ARM) set; also used for a device's
+    cpuinfo (devices/), so host and device are described alike."""
+    flags = set(flags)
+    isa = {name: any(f in flags for f in names) for name, names in _FLAGS.items()}
+    isa["vnni"] = isa["avx512_vnni"] or isa["avx_vnni"] or isa["amx"]
+    return isa
+
+
 @functools.cache
 def host_facts() -> dict:
     cpu, flags = platform.processor() or platform.machine(), set()
@@ -36,8 +45,7 @@ def host_facts() -> dict:
                 cpu = val.strip()
             elif key in ("flags", "Features") and not flags:
                 flags = set(val.split())
-    isa = {name: any(f in flags for f in names) for name, names in _FLAGS.items()}
-    isa["vnni"] = isa["avx512_vnni"] or isa["avx_vnni"] or isa["amx"]
+    isa = isa_from_flags(flags)
     return {
         "cpu": cpu,
         "machine": platform.machine(),
