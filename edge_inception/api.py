@@ -41,6 +41,8 @@ def convert(
     train_limit: int | None = None,
     distill: bool | None = None,
     compare_ptq: bool = False,
+    device: str | list | None = None,
+    accept_new_host_key: bool = False,
 ) -> dict:
     """Convert ``model`` (a zoo name or a path; default the shipped inception-mini) to each target,
     verify every artifact, measure it against its float reference and write ``out/report.json``.
@@ -48,7 +50,8 @@ def convert(
     ``method="qat"`` fine-tunes the model with fake quantization on ``train_data`` first (once per run)
     and exports that model to every int8 target (``distill``: add KL divergence to the float model's
     predictions to the loss; None means yes); ``compare_ptq`` also builds and evaluates the PTQ
-    artifact of each int8 target (``row["ptq"]``)."""
+    artifact of each int8 target (``row["ptq"]``). ``device`` (one or more URLs or declared names, see
+    edge_inception.devices): each target is measured there too, after here (``row["devices"][name]``)."""
     from edge_inception.data.calibration import CalibrationSet
     from edge_inception.data.readers import open_source
     from edge_inception.models.loader import load_model
@@ -61,6 +64,12 @@ def convert(
                                  distill=distill)
     if threads < 1 or latency_runs < 1:
         raise UsageError("--threads and --latency-runs must be at least 1")
+    devices = []
+    if device:  # reached before any work: an unreachable device is exit 2 now, not after the conversion
+        from edge_inception.devices.measure import prepare_devices
+
+        devices = prepare_devices([device] if isinstance(device, str) else device,
+                                  accept_new_host_key=accept_new_host_key)
     lm = load_model(model, framework=framework, preprocessing=preprocessing, weights=weights, input_shape=input_shape)
     out = Path(out)
     stem = lm.spec.name
@@ -107,6 +116,10 @@ def convert(
     ctx = _Context(lm, out, planned, threads, latency_runs, calib, eval_src, qat=qat, compare_ptq=compare_ptq)
     rows = [ctx.run_target(t) for t in resolved]
     report = _report(lm, ctx, rows)
+    if devices:
+        from edge_inception.devices.measure import measure_rows
+
+        report["devices"] = measure_rows(rows, devices, threads=threads, runs=latency_runs)
     from edge_inception._core.atomic import atomic_write_text
     from edge_inception.report.views import write_views
 

@@ -19,6 +19,7 @@ Examples:
   edge-inception convert nets.py:make_net --weights net.pt --input-shape 3,224,224 --calibration calib/
   edge-inception convert --method qat --train-data fashion-mnist --target tflite-int8,onnx-int8 --compare-ptq
   edge-inception convert --target tflite-int8,onnx-int8,openvino-int8 --gate --baseline ci/baseline.json
+  edge-inception convert --target tflite-int8,onnx-int8 --device pi --device ssh://root@10.0.0.7
 """
 
 
@@ -66,6 +67,9 @@ Examples:
 @click.option("--gate-config", type=click.Path(dir_okay=False),
               help="With --gate: thresholds file (default: ./edge-inception.toml or ./pyproject.toml).")
 @click.option("--junit", type=click.Path(dir_okay=False), help="With --gate: write JUnit XML here.")
+@click.option("--device", "devices", multiple=True, help="Also measure every target on this device "
+              "(repeatable): ssh://user@host[:port], adb[:SERIAL], local, or a name declared in edge-inception.toml.")
+@_options.accept_new_host_key
 @_options.framework
 @_options.threads
 @_options.out
@@ -73,7 +77,8 @@ Examples:
 @_options.json_out
 def command(model, targets, target_files, calibration, calibration_samples, eval_data, eval_limit, preprocessing,
             weights, input_shape, latency_runs, method, train_data, epochs, learning_rate, train_limit, distill,
-            compare_ptq, run_gate_after, baseline, gate_config, junit, framework, threads, out, force, as_json):
+            compare_ptq, run_gate_after, baseline, gate_config, junit, devices, accept_new_host_key, framework,
+            threads, out, force, as_json):
     """Convert MODEL (default: the shipped inception-mini) to each --target, check every artifact
     against its profile, and compare it with its float reference on the same runtime.
 
@@ -90,11 +95,18 @@ def command(model, targets, target_files, calibration, calibration_samples, eval
                      out=out, force=force, threads=threads,
                      latency_runs=latency_runs, method=method, train_data=train_data, epochs=epochs,
                      learning_rate=learning_rate, train_limit=train_limit, distill=distill,
-                     compare_ptq=compare_ptq)
+                     compare_ptq=compare_ptq, device=list(devices), accept_new_host_key=accept_new_host_key)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
         print_convert_table(report)
+    if devices:
+        from edge_inception._core.errors import InputError
+        from edge_inception.report.devices import device_failures
+
+        failed = device_failures(report)  # a device lost or refusing mid-run: exit 2, the report kept
+        if failed:
+            raise InputError(None, failed[0] + (f" (and {len(failed) - 1} more; see the report)" if failed[1:] else ""))
     if run_gate_after:
         from edge_inception.gating import run_gate
 

@@ -46,6 +46,7 @@ class Connection:
         self._buf = b""
         self._err = None
         self._ids = 0
+        self._killed = False
 
     @property
     def label(self) -> str:
@@ -71,9 +72,11 @@ class Connection:
     # -- the runner process ------------------------------------------------------------------------
     def _start(self) -> None:
         self._err = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close(), with the connection
-        argv = self.transport.pinned([*self.transport.python_argv, "runner.py"])
+        # The runner's full path is in its command line: a hung one can be found and ended there (close()).
+        argv = self.transport.pinned([*self.transport.python_argv, self.remote("runner.py")])
         self.proc = self.transport.open(argv, cwd=self.work, stderr=self._err)
-        self.facts = self.request({"op": "hello"}, timeout=self.device.connect_timeout + 60)["facts"]
+        hello_timeout = min(self.device.run_timeout, self.device.connect_timeout + 60)
+        self.facts = self.request({"op": "hello"}, timeout=hello_timeout, what="starting the runner")["facts"]
 
     def request(self, req: dict, *, timeout: float | None = None, what: str | None = None) -> dict:
         """Send one request, wait for its answer; InputError on any failure."""
@@ -159,6 +162,7 @@ class Connection:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+            self._killed = True
 
     def close(self) -> None:
         """Stop the runner, then remove the work folder; the folder goes even when stopping fails."""
@@ -172,6 +176,10 @@ class Connection:
         finally:
             if self.work is not None:
                 work, self.work = self.work, None
+                if self._killed and self.transport.name != "local":
+                    # Killing our client does not end a runner stuck in native code over there.
+                    self.transport.run(["pkill", "-KILL", "-f", f"{work}/runner.py"], timeout=30, check=False,
+                                       what="ending the runner")
                 self.transport.remove_work_dir(work)
             if self._err is not None:
                 self._err.close()

@@ -70,8 +70,9 @@ def parse_benchmark_model(text: str, *, source: str = "benchmark_model") -> dict
     else:
         m = _OLD_SUMMARY.search(text)
         if not m:
-            errors = [ln.strip() for ln in text.splitlines() if "ERROR" in ln or "Failed" in ln or "failed" in ln]
-            tail = (errors or [ln.strip() for ln in text.strip().splitlines()[-1:]] or ["no output"])[-1]
+            lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+            errors = [ln for ln in lines if "ERROR" in ln] or [ln for ln in lines if "failed" in ln.lower()]
+            tail = (errors or lines[-1:] or ["no output"])[-1]
             raise InputError(source, f"printed no inference timings ({tail[:200]})",
                              fix="run it by hand with the same flags to see why (a delegate it lacks? a model "
                              "its version cannot read?)")

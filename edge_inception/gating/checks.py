@@ -147,11 +147,15 @@ def _interval(ci, unit: str) -> str:
     if ci is None:
         return ""
     fmt = {"pt": lambda v: f"{v:+.2f}", "share": lambda v: f"{v * 100:.1f}%", "x": lambda v: f"{v:.2f}",
-           "fraction": lambda v: f"{v * 100:+.1f}%", "MB": lambda v: f"{v:.2f}"}[unit]
+           "fraction": lambda v: f"{v * 100:+.1f}%", "MB": lambda v: f"{v:.2f}", "ms": lambda v: f"{v:.3g}"}[unit]
     return f" [{fmt(ci[0])}, {fmt(ci[1])}]"
 
 
-_FMT = {"pt": _pt, "share": _pct, "x": _x, "fraction": _frac, "MB": _mb}
+def _msec(v: float) -> str:
+    return f"{v:.3g} ms"
+
+
+_FMT = {"pt": _pt, "share": _pct, "x": _x, "fraction": _frac, "MB": _mb, "ms": _msec}
 
 
 # ---- judging --------------------------------------------------------------------------------------------

@@ -14,6 +14,14 @@ Layout (``[gate]`` in edge-inception.toml, ``[tool.edge-inception.gate]`` in pyp
     max_top1_drop = 0.5
     [gate.targets.tflite-int8.baseline]
     max_latency_increase = 0.5
+    [gate.devices.pi]                   # figures measured on device "pi" (bench/eval/convert --device pi)
+    max_latency_ms = 25
+    [gate.devices.pi.targets.tflite-int8]
+    max_latency_ms = 12
+    max_latency_ratio = 0.8
+
+A device named in [gate.devices] must have figures in the report: a run where it could not be reached
+is an InputError (exit 2), never a silent pass.
 
 Precedence, per key: the target's table > the defaults table > the target profile's ``[gate]`` >
 the built-in defaults below.
@@ -42,6 +50,11 @@ AGAINST_BASELINE: dict[str, tuple[str, float | None]] = {
     "max_latency_increase": ("largest increase of the latency ratio against the baseline's, as a fraction", 0.25),
     "max_size_increase": ("largest increase of the artifact size against the baseline's, as a fraction", 0.05),
 }
+ON_DEVICE: dict[str, tuple[str, float | None]] = {
+    "max_latency_ms": ("largest median latency measured on the device, in ms (mean where the tool gives no median)",
+                       None),
+    "max_latency_ratio": ("largest int8/float median-latency ratio measured on the device (interleaved there)", None),
+}
 # Keys a target profile's [gate] section may carry (edge_inception/targets/__init__.py validates them).
 PROFILE_KEYS = ("max_top1_drop", "min_agreement", "max_latency_ratio", "max_size_mb")
 
@@ -54,6 +67,21 @@ class GateConfig:
     baseline: dict = field(default_factory=dict)
     targets: dict = field(default_factory=dict)  # name -> {"float keys"..., "baseline": {...}}
     source: str | None = None
+    devices: dict = field(default_factory=dict)  # device -> {"defaults": {...}, "targets": {name: {...}}}
+
+    def for_device(self, device: str, target: str) -> dict:
+        """Thresholds for one target on one device: the target's table, else the device's defaults."""
+        dev = self.devices.get(device, {})
+        own = dev.get("targets", {}).get(target, {})
+        out: dict = {"sources": {}}
+        for key, (_, builtin) in ON_DEVICE.items():
+            for origin, table in (("config:device-target", own), ("config:device", dev.get("defaults", {}))):
+                if key in table:
+                    out[key], out["sources"][key] = table[key], origin
+                    break
+            else:
+                out[key], out["sources"][key] = builtin, "built-in"
+        return out
 
     def for_target(self, name: str) -> dict:
         """Effective thresholds for one target, each with where it came from."""
@@ -79,7 +107,8 @@ class GateConfig:
         return out
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "defaults": self.defaults, "baseline": self.baseline, "targets": self.targets}
+        return {"source": self.source, "defaults": self.defaults, "baseline": self.baseline, "targets": self.targets,
+                "devices": self.devices}
 
 
 def _profile_gate(name: str) -> dict:
@@ -117,7 +146,7 @@ def _check_table(table, allowed: dict, where: str, path: Path, *, subtables: tup
 def parse_config(table: dict, *, path: str | Path = "<config>", prefix: str = "gate") -> GateConfig:
     """Validate a ``[gate]`` table (already parsed from TOML). Unknown keys are refused, naming the file."""
     path = Path(path)
-    defaults = _check_table(table, AGAINST_FLOAT, prefix, path, subtables=("baseline", "targets"))
+    defaults = _check_table(table, AGAINST_FLOAT, prefix, path, subtables=("baseline", "targets", "devices"))
     baseline = _check_table(table.get("baseline", {}), AGAINST_BASELINE, f"{prefix}.baseline", path)
     targets_table = table.get("targets", {})
     if not isinstance(targets_table, dict):
@@ -129,7 +158,24 @@ def parse_config(table: dict, *, path: str | Path = "<config>", prefix: str = "g
         if "baseline" in t:
             own["baseline"] = _check_table(t["baseline"], AGAINST_BASELINE, f"{where}.baseline", path)
         targets[name] = own
-    return GateConfig(defaults=defaults, baseline=baseline, targets=targets, source=str(path))
+    return GateConfig(defaults=defaults, baseline=baseline, targets=targets, source=str(path),
+                      devices=_parse_devices(table.get("devices", {}), path, prefix))
+
+
+def _parse_devices(table, path: Path, prefix: str) -> dict:
+    if not isinstance(table, dict):
+        raise InputError(path, f"[{prefix}.devices] must be a table of device names")
+    out = {}
+    for name, dev in table.items():
+        where = f"{prefix}.devices.{name}"
+        defaults = _check_table(dev, ON_DEVICE, where, path, subtables=("targets",))
+        targets_table = dev.get("targets", {})
+        if not isinstance(targets_table, dict):
+            raise InputError(path, f"[{where}.targets] must be a table of target names")
+        out[name] = {"defaults": defaults,
+                     "targets": {t: _check_table(v, ON_DEVICE, f"{where}.targets.{t}", path)
+                                 for t, v in targets_table.items()}}
+    return out
 
 
 def _read_toml(path: Path) -> dict:

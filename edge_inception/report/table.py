@@ -78,6 +78,10 @@ def print_convert_table(report: dict) -> None:
             console.print(f"[red]{r['target']} (PTQ) failed:[/red] {r['ptq']['message']}", highlight=False)
         for note in r.get("notes", []):
             console.print(f"[yellow]{r['target']}:[/yellow] {note}", highlight=False)
+    if report.get("devices"):
+        from edge_inception.report.devices import print_device_table
+
+        print_device_table(report, console)
     if "path" in report:
         console.print(f"report: {report['path']}", highlight=False)
 
@@ -120,6 +124,7 @@ def print_eval_table(report: dict) -> None:
     console.print(table)
     if report.get("reference"):
         console.print(f"reference: {report['reference']['target']}", highlight=False)
+    _print_device_lines(report, console)
     if "path" in report:
         console.print(f"report: {report['path']}", highlight=False)
 
@@ -146,7 +151,8 @@ def print_bench_table(report: dict) -> None:
                       _ms(c.get("p50_ms")), _ms(c.get("p90_ms")), _ms(c.get("p99_ms")),
                       f"{_ms(c.get('mean_ms'))} ± {_ms(c.get('std_ms'))}",
                       "—" if not c.get("throughput_ips") else f"{c['throughput_ips']:.0f}",
-                      f"{r.get('load_ms', 0):.0f}", f"{r.get('peak_rss_mb', 0):.0f}", ratio)
+                      f"{r.get('load_ms', 0):.0f}",
+                      f"{r['peak_rss_mb']:.0f}" if "peak_rss_mb" in r else "—", ratio)  # not measured on devices
     console.print(table)
     for r in report["targets"]:
         lat = r.get("latency", {})
@@ -155,5 +161,13 @@ def print_bench_table(report: dict) -> None:
         if lat.get("reference_input"):
             console.print(f"{r['target']}: interleaved with {lat['reference_input']} "
                           f"(p50 {_ms(lat['reference']['p50_ms'])} ms)", highlight=False)
+    _print_device_lines(report, console)
     if "path" in report:
         console.print(f"report: {report['path']}", highlight=False)
+
+
+def _print_device_lines(report: dict, console) -> None:
+    from edge_inception.report.devices import device_lines
+
+    for line in device_lines(report):
+        console.print(line, highlight=False)
