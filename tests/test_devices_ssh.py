@@ -19,11 +19,11 @@ import pytest
 
 from tests._sshd import HOST_ALIAS, Sshd, available, leftovers
 
-pytestmark = pytest.mark.skipif(available() is not None, reason=f"needs {available()}")
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    missing = available()
+    assert missing is None, f"these tests need a real sshd: install {missing} (.ci/run does)"
     with Sshd(tmp_path_factory.mktemp("sshd")) as s:
         yield s
 
