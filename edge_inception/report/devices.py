@@ -63,8 +63,10 @@ def device_lines(report: dict) -> list[str]:
         cond = lat.get("conditions") or {}
         thr = cond.get("throttling") or {}
         if thr.get("throttled"):
-            lines.append(f"{r['target']}: THROTTLED — the last third of the runs was {thr['change']:+.0%} slower "
-                         "than the first (beyond the noise); cool the device or pin to other cores")
+            load = [c.get("loadavg") for c in (cond.get("before"), cond.get("after")) if c and c.get("loadavg")]
+            seen = f"; load average {load[0][0]:.1f} -> {load[-1][0]:.1f}" if len(load) == 2 else ""
+            lines.append(f"{r['target']}: SLOWED DOWN during the run — the last third was {thr['change']:+.0%} slower "
+                         f"than the first, beyond the noise (throttling, or other load on the device{seen})")
         elif thr.get("checked") is False:
             lines.append(f"{r['target']}: throttling not checked ({thr['why']})")
         refused = {**(lat.get("percentiles_refused") or {}), **((lat.get("candidate") or {}).get("percentiles_refused")
