@@ -157,3 +157,15 @@ def test_the_gate_holds_device_figures(arts, tmp_path):
         ei.gate(report, config={"devices": {"pi": {"max_latency_ms": 10}}})
     with pytest.raises(InputError, match=r"unknown key \[gate.devices.pi\] 'max_p99'"):
         ei.gate(report, config={"devices": {"pi": {"max_p99": 10}}})
+
+
+def test_an_artifact_the_device_runtime_refuses(tmp_path):
+    from edge_inception.devices.connection import Connection
+
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"\x08\x07" + bytes(range(256)) * 4)  # not a protobuf ONNX Runtime can parse
+    dev = Device(name="bench-box", transport="local", work_dir=str(tmp_path))
+    with Connection(dev, {"a0/broken.onnx": bad}) as conn, \
+            pytest.raises(InputError, match="device bench-box: broken.onnx: the device's runtime cannot load it"):
+        conn.load("a0/broken.onnx", runtime="onnxruntime", threads=1, what="broken.onnx")
+    assert not list(tmp_path.glob("edge-inception.*"))

@@ -134,6 +134,7 @@ def test_convert_measures_every_target_on_the_device_too_and_the_gate_holds_it(p
         here, there = row["latency"], row["devices"]["loop"]
         assert here["runs"] == 20 and there["status"] == "ok" and there["latency"]["runs"] == 20
         assert there["measured_on"].startswith("device loop") and "reference_input" not in there["latency"]
+        assert row["measured_on"].startswith("this machine")
     assert leftovers(remote) == []
     cfg = root / "gate.toml"
     cfg.write_text("[gate]\nmax_latency_ratio = 1000\nmin_agreement = 0.9\n"
@@ -284,3 +285,23 @@ def test_ctrl_c_removes_the_remote_work_dir(project, artifacts):
     assert proc.returncode == 130, err.decode()
     assert leftovers(remote) == []
     assert subprocess.run(["pgrep", "-f", f"{remote}/edge-inception"], capture_output=True).returncode == 1
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 256 kB tmpfs: a real full disk for the remote work folder."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(f"mounting a tmpfs needs root with CAP_SYS_ADMIN here ({res.stderr.strip()})")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_a_full_remote_disk_is_one_line_and_leaves_nothing(project, server, run_cli, artifacts, tiny_disk):
+    root, _ = project
+    _declare(server, root, tiny_disk)
+    code, out, err = run_cli("bench", str(artifacts["onnx-fp32"]), "--device", "loop", "--runs", "5")
+    assert code == 2 and "its disk is full under" in err and "work_dir" in err, err
+    assert len(err.strip().splitlines()) == 1 and leftovers(tiny_disk) == []

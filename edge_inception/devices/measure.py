@@ -273,10 +273,13 @@ def measure_rows(rows: list[dict], devices, *, threads: int, runs: int, warmup: 
     """convert: every target that succeeded here, measured on each device as well (interleaved with its
     float reference where that is an artifact). Writes row["devices"][name]; returns the device sections.
     A target the device cannot run is 'failed' there; a device lost mid-run is 'unreachable'."""
+    from edge_inception._core.host import host_facts
     from edge_inception.artifacts import open_artifact
 
     sections = {}
     ok = [r for r in rows if r["status"] == "ok" and r.get("artifact")]
+    for r in ok:  # both places named: the row's own figures are this machine's
+        r.setdefault("measured_on", f"this machine ({host_facts()['cpu']}, {host_facts()['cores']} cores)")
     for device in devices:
         arts, refs = {}, {}
         for r in ok:

@@ -132,7 +132,8 @@ class Transport:
             return found
         low = stderr.lower()
         tail = last_line(stderr)
-        if "no space left on device" in low:
+        # GNU tar reports a short write ("Wrote only 6656 of 10240 bytes") rather than ENOSPC itself.
+        if "no space left on device" in low or "disk quota exceeded" in low or "wrote only" in low:
             return InputError(self.label, f"its disk is full under {self.work_root} ({tail})",
                               fix="free some space there, or set work_dir to a folder on a bigger disk")
         if rc == 126 or "permission denied" in low or "exec format error" in low or "can't execute" in low:
