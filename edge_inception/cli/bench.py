@@ -49,7 +49,11 @@ def command(artifacts, reference, batch, runs, min_time, max_time, precision, wa
             accept_new_host_key, preprocessing, runtime, framework, threads, out, force, as_json):
     """Warm up, then time each ARTIFACT until its median latency is known to --precision: p50, p90, p99,
     mean and std per inference, throughput at --batch, load + first-inference time, process memory and
-    file size. Threads are pinned for every runtime alike."""
+    file size. Threads are pinned for every runtime alike.
+
+    With --device the artifacts are timed on that device by edge-inception's runner (or, on adb, by
+    LiteRT's benchmark_model) and the statistics are computed here, as for a local run; see
+    docs/devices.md."""
     from edge_inception.measure import benchmark
 
     if native and not device:

@@ -40,7 +40,10 @@ Examples:
 def command(artifacts, data, reference, limit, batch_size, device, accept_new_host_key, preprocessing, runtime,
             framework, threads, out, force, as_json):
     """Top-1 and top-5 of each ARTIFACT on --data; against --reference, the top-1 change with a paired
-    bootstrap 95% interval and an exact McNemar p-value, top-1 agreement, SQNR and cosine similarity."""
+    bootstrap 95% interval and an exact McNemar p-value, top-1 agreement, SQNR and cosine similarity.
+
+    With --device the artifacts run on that device (the reference here), and each row adds an output
+    check against this machine's run of the same artifact: top-1 agreement and max abs difference."""
     from edge_inception.measure import evaluate
     from edge_inception.report.table import print_eval_table
 

@@ -199,7 +199,8 @@ def resolve_device(ref, *, cwd: str | Path | None = None, accept_new_host_key: b
         unknown = sorted(set(ref) - known)
         if unknown:
             raise UsageError(f"unknown device field '{unknown[0]}'", fix=f"known: {', '.join(sorted(known))}")
-        dev = Device(**{"name": ref.get("name") or ref.get("host") or ref.get("transport", "device"), **ref})
+        values = {**ref, **({"options": tuple(ref["options"])} if "options" in ref else {})}
+        dev = Device(**{"name": ref.get("name") or ref.get("host") or ref.get("transport", "device"), **values})
     elif isinstance(ref, str) and is_url(ref):
         dev = parse_url(ref)
     elif isinstance(ref, str):
