@@ -327,3 +327,19 @@ def test_adb_non_executable_binary_unauthorized_phone_and_eval(phone, tflite, ru
     monkeypatch.delenv("ADB_STATE")
     code, out, err = run_cli("eval", str(tflite), "--data", "sample", "--limit", "10", "--device", "phone")
     assert code == 2 and "benchmark_model" in err and "no outputs" in err
+
+
+def test_convert_on_a_phone_measures_the_tflite_target_and_skips_the_rest(phone, tmp_path):
+    import edge_inception as ei
+
+    root, calls = phone
+    report = ei.convert(targets="tflite-fp32,onnx-fp32", device="phone", latency_runs=5, eval_limit=50,
+                        out=tmp_path / "out")
+    rows = {r["target"]: r for r in report["targets"]}
+    tfl, onnx = rows["tflite-fp32"]["devices"]["phone"], rows["onnx-fp32"]["devices"]["phone"]
+    assert tfl["status"] == "ok" and tfl["latency"]["source"] == "benchmark_model"
+    assert tfl["latency"]["mean_ms"] == pytest.approx(34.3016)  # what the phone printed, parsed
+    assert onnx["status"] == "skipped" and "benchmark_model only" in onnx["message"]
+    pushed = [Path(a[3]).suffix for a in calls() if a[2] == "push"]
+    assert ".onnx" not in pushed and ".tflite" in pushed  # the phone gets only what it can run
+    assert report["devices"]["phone"]["facts"]["model"] == "Pixel 8"

@@ -264,6 +264,7 @@ def prepare_devices(refs, *, accept_new_host_key: bool = False) -> list:
 
     devices = [resolve_device(r, accept_new_host_key=accept_new_host_key) for r in refs]
     for d in devices:
+        _files(d, [])  # a declared benchmark_model that is not there
         with Connection(d):
             pass
     return devices
@@ -288,18 +289,25 @@ def measure_rows(rows: list[dict], devices, *, threads: int, runs: int, warmup: 
             if ref_path and Path(ref_path).exists():
                 ref = open_artifact(ref_path)
                 refs[r["target"]] = ref if ref.runtime in ENGINES else None
-        paths = list(dict.fromkeys([a.path for a in arts.values()] + [a.path for a in refs.values() if a]))
+        from edge_inception.devices.transports import get_transport_class
+
+        runs_python = get_transport_class(device.transport).runs_python
+        paths = list(dict.fromkeys(a.path for a in [*arts.values(), *refs.values()]
+                                   if a is not None and (runs_python or a.runtime == "litert")))
         images = np.random.default_rng(0).integers(0, 256, (1, *next(iter(arts.values())).spec.input_shape),
                                                    dtype=np.uint8) if arts else None
         done: set[str] = set()
+        uploads, files = _files(device, paths)
         try:
-            uploads, files = _files(device, paths)
             with Connection(device, files) as conn:
                 section = sections[device.name] = device_section(conn)
                 loaded = _Loaded(conn, uploads, device.threads or threads)
                 for i, r in enumerate(ok):
                     art = arts[r["target"]]
                     try:
+                        if str(art.path) not in uploads:  # a phone gets only what benchmark_model runs
+                            raise UsageError(f"{art.label}: an {device.transport} device runs .tflite artifacts "
+                                             "through benchmark_model only")
                         if not conn.transport.runs_python:
                             from edge_inception.devices.native_run import bench_with_benchmark_model
 
