@@ -44,21 +44,35 @@ def cpu_line() -> str:
                                                         for k, v in flags.items()) + ")"
 
 
-def export(model: str, targets, out: Path) -> dict:
-    from edge_inception.artifacts import embed_spec, open_artifact
-    from edge_inception.exporters import SUFFIX, get_exporter
-    from edge_inception.models.loader import load_model
-    from edge_inception.targets import get_target
+EXPORT = """
+import sys
+from pathlib import Path
+from edge_inception.artifacts import embed_spec
+from edge_inception.exporters import SUFFIX, get_exporter
+from edge_inception.models.loader import load_model
+from edge_inception.targets import get_target
+model, out, targets = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
+lm = load_model(model)
+for name in targets:
+    t = get_target(name)
+    dest = out / f"{lm.spec.name}.{name}{SUFFIX[t.format]}"
+    get_exporter(t.format)(lm, dest, target=t)
+    embed_spec(dest, t.format, lm.spec)
+    print(dest)
+"""
 
-    lm = load_model(model)
-    arts = {}
-    for name in targets:
-        t = get_target(name)
-        dest = out / f"{lm.spec.name}.{name}{SUFFIX[t.format]}"
-        get_exporter(t.format)(lm, dest, target=t)
-        embed_spec(dest, t.format, lm.spec)
-        arts[name] = open_artifact(dest)
-    return arts
+
+def export(model: str, targets, out: Path) -> dict:
+    """Export in a child process: this one must not hold TensorFlow (and its thread pools), just as
+    `edge-inception bench` on an existing artifact does not."""
+    import subprocess
+
+    from edge_inception.artifacts import open_artifact
+
+    res = subprocess.run([sys.executable, "-c", EXPORT, model, str(out), *targets], capture_output=True, text=True,
+                         check=True)
+    paths = [ln for ln in res.stdout.splitlines() if ln.startswith(str(out))]
+    return {name: open_artifact(p) for name, p in zip(targets, paths, strict=True)}
 
 
 def loopback_device(stack: ExitStack, root: Path):
@@ -150,6 +164,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--blocks", type=int, default=20)
     ap.add_argument("--block-runs", type=int, default=50)
+    ap.add_argument("--targets", default="tflite-fp32,onnx-fp32,openvino-fp32", help="the artifacts of part 1")
+    ap.add_argument("--no-app", action="store_true", help="skip part 2 (benchmark_app)")
     ap.add_argument("--rounds", type=int, default=7, help="benchmark_app rounds")
     ap.add_argument("--app-runs", type=int, default=100)
     args = ap.parse_args()
@@ -164,7 +180,7 @@ def main() -> None:
         device = resolve_device(args.device) if args.device else loopback_device(stack, tmp)
         print(f"host CPU: {cpu_line()}")
         print(f"device: {device.name}  threads: {args.threads}  command: {command}")
-        arts = export(args.model, ("tflite-fp32", "onnx-fp32", "openvino-fp32"), tmp)
+        arts = export(args.model, args.targets.split(","), tmp)
         print(f"\n1) {args.model}: p50 via --device ({device.name}) vs local bench; {args.blocks} alternating block "
               f"pairs of {args.block_runs} runs each")
         print(f"{'artifact':42} {'runtime':12} {'local p50 ms':>12} {'device p50 ms':>13} {'ratio [95% CI]':>22}  ±5%")
@@ -172,9 +188,9 @@ def main() -> None:
             ci = f"{r['ratio']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
             print(f"{r['artifact']:42} {r['runtime']:12} {r['local_p50']:12.4f} {r['device_p50']:13.4f} {ci:>22}  "
                   f"{'yes' if r['within_5pct'] else 'NO'}")
-        for model in dict.fromkeys([args.app_model, args.model]):
-            ir = export(model, ("openvino-fp32",), tmp)["openvino-fp32"] if model != args.model else \
-                arts["openvino-fp32"]
+        for model in [] if args.no_app else dict.fromkeys([args.app_model, args.model]):
+            ir = arts["openvino-fp32"] if model == args.model and "openvino-fp32" in arts else \
+                export(model, ["openvino-fp32"], tmp)["openvino-fp32"]
             rounds = runner_vs_benchmark_app(device, ir, threads=args.threads, rounds=args.rounds, runs=args.app_runs)
             r, ci = ratio_summary([x["ratio"] for x in rounds])
             print(f"\n2) {ir.label}: runner p50 vs benchmark_app median on {device.name}, {args.rounds} alternating "

@@ -43,7 +43,7 @@ class Connection:
         self.work: str | None = None
         self.proc: subprocess.Popen | None = None
         self.facts: dict = {}
-        self._buf = b""
+        self._buf = bytearray()
         self._err = None
         self._ids = 0
         self._killed = False
@@ -99,9 +99,11 @@ class Connection:
     def _readline(self, timeout: float, what: str) -> str:
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
+        searched = 0  # logits of a big batch come as one long line: search only what is new
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
-            while b"\n" not in self._buf:
+            while (end := self._buf.find(b"\n", searched)) < 0:
+                searched = len(self._buf)
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
                     self._kill()
@@ -110,7 +112,8 @@ class Connection:
                 if not chunk:
                     raise self._dead(what)
                 self._buf += chunk
-        line, _, self._buf = self._buf.partition(b"\n")
+        line = bytes(self._buf[:end])
+        del self._buf[: end + 1]
         return line.decode(errors="replace")
 
     def _stderr(self) -> str:
