@@ -3,6 +3,7 @@
     import edge_inception as ei
     report = ei.convert(targets="tflite-int8")          # the shipped inception-mini, sample data
     ei.list_targets(), ei.list_models()
+    ei.benchmark(["m.tflite"], device="ssh://pi@raspberrypi.local"), ei.check_device("pi")
 
 Heavy frameworks load only when a function needs them, so importing the package is fast.
 """
@@ -28,6 +29,8 @@ _LAZY = {
     "create_model": ("edge_inception.models.zoo", "create_model"),
     "open_source": ("edge_inception.data.readers", "open_source"),
     "inspect_model": ("edge_inception.inspect", "inspect_model"),
+    "check_device": ("edge_inception.devices", "check_device"),
+    "list_devices": ("edge_inception.devices", "list_devices"),
 }
 
 __all__ = [*_LAZY, "__version__"]

@@ -40,6 +40,8 @@ def convert(
     train_limit: int | None = None,
     distill: bool | None = None,
     compare_ptq: bool = False,
+    device: str | list | None = None,
+    accept_new_host_key: bool = False,
 ) -> dict:
     """Convert ``model`` (a zoo name or a path; default the shipped inception-mini) to each target,
     verify every artifact, measure it against its float reference and write ``out/report.json``.
@@ -47,8 +49,10 @@ def convert(
     ``method="qat"`` fine-tunes the model with fake quantization on ``train_data`` first (once per run)
     and exports that model to every int8 target (``distill``: add KL divergence to the float model's
     predictions to the loss; None means yes); ``compare_ptq`` also builds and evaluates the PTQ
-    artifact of each int8 target (``row["ptq"]``). The keywords are grouped and range-checked as
-    ``edge_inception.options.ConvertOptions``; ``run_convert`` takes that object."""
+    artifact of each int8 target (``row["ptq"]``). ``device`` (one or more URLs or declared names, see
+    edge_inception.devices): each target is measured there too, after here (``row["devices"][name]``).
+    The keywords are grouped and range-checked as ``edge_inception.options.ConvertOptions``;
+    ``run_convert`` takes that object."""
     keywords = {k: v for k, v in locals().items() if k != "model"}
     return run_convert(model, ConvertOptions.from_keywords(**keywords))
 
@@ -63,6 +67,11 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
 
     resolved = resolve_targets(opts.targets, target_files=opts.target_files)  # validated before any work
     qat_settings = check_options(opts.qat, targets=resolved)
+    devices = []
+    if opts.device.device:  # reached before any work: an unreachable device is exit 2 now, not after converting
+        from edge_inception.devices.measure import prepare_devices
+
+        devices = prepare_devices(list(opts.device.device), accept_new_host_key=opts.device.accept_new_host_key)
     m, d = opts.model, opts.data
     lm = load_model(model, framework=m.framework, preprocessing=m.preprocessing, weights=m.weights,
                     input_shape=m.input_shape)
@@ -111,6 +120,11 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
     ctx = _Context(lm, out, planned, opts.measure, calib, eval_src, qat=qat, compare_ptq=opts.qat.compare_ptq)
     rows = [ctx.run_target(t) for t in resolved]
     report = _report(lm, ctx, rows)
+    if devices:
+        from edge_inception.devices.measure import measure_rows
+
+        report["devices"] = measure_rows(rows, devices, threads=opts.measure.threads,
+                                         runs=opts.measure.latency_runs)
     from edge_inception.report.schema import write_report
     from edge_inception.report.views import write_views
 

@@ -135,10 +135,14 @@ def evaluate(
     runtime: str | None = None,
     out: str | Path | None = None,
     force: bool = False,
+    device=None,
+    accept_new_host_key: bool = False,
 ) -> dict:
     """Top-1/top-5 of each artifact on labelled ``data``; with ``reference`` (an artifact or a zoo model),
     the change against it with a paired 95% interval, agreement, SQNR and cosine. Unlabelled data needs
-    a reference (fidelity only). Data is streamed in batches."""
+    a reference (fidelity only). Data is streamed in batches. ``device`` (a URL or declared name, see
+    edge_inception.devices): the artifacts run there, the reference here, and each row gets an output
+    check against this machine's run of the same artifact."""
     from edge_inception.data.readers import open_source
     from edge_inception.evaluation.accuracy import REFERENCE, stream_scores
     from edge_inception.runtimes import get_runtime
@@ -155,20 +159,32 @@ def evaluate(
     if not src.labelled and ref is None:
         raise InputError(data, "has no labels and no --reference was given",
                          fix="give labelled data (one sub-folder per class) or --reference FLOAT_MODEL for fidelity")
-    candidates = {a.label: (get_runtime(a.runtime).load(a.path, threads=threads), a.spec) for a in arts}
+    dev_parts = section = None
+    if device is not None:
+        from edge_inception.devices import resolve_device
+        from edge_inception.devices.measure import eval_on_device
+
+        dev = resolve_device(device, accept_new_host_key=accept_new_host_key)
+        summaries, fingerprint, dev_parts, section = eval_on_device(dev, arts, src, reference=ref, threads=threads,
+                                                                     batch_size=batch_size)
+    else:
+        candidates = {a.label: (get_runtime(a.runtime).load(a.path, threads=threads), a.spec) for a in arts}
+        summaries, fingerprint = stream_scores(candidates, src, reference=(ref[0], ref[1]) if ref else None,
+                                               batch_size=batch_size, description="evaluating")
     rows = []
-    summaries, fingerprint = stream_scores(candidates, src, reference=(ref[0], ref[1]) if ref else None,
-                                           batch_size=batch_size, description="evaluating")
     for a in arts:
         row = _base_row(a)
-        row["engine"] = candidates[a.label][0].facts
+        row.update(dev_parts[a.label] if dev_parts else {"engine": candidates[a.label][0].facts})
         if ref:
             row["reference"] = ref[2]
             if "size_bytes" in ref[2]:
                 row["size_ratio"] = ref[2]["size_bytes"] / row["size_bytes"]
         row["accuracy"] = summaries[a.label]
         rows.append(row)
-    report = _header("eval", arts, {"threads": threads, "batch": batch_size, "limit": limit})
+    report = _header("eval", arts, {"threads": threads, "batch": batch_size, "limit": limit,
+                                    **({"device": section["name"]} if section else {})})
+    if section:
+        report["device"] = section
     report["data"] = {"calibration": None, "evaluation": {"source": src.name, "samples": len(src),
                                                           "labelled": src.labelled, "fingerprint": fingerprint}}
     if ref and REFERENCE in summaries:
@@ -195,11 +211,16 @@ def benchmark(
     runtime: str | None = None,
     out: str | Path | None = None,
     force: bool = False,
+    device=None,
+    native: bool = False,
+    accept_new_host_key: bool = False,
 ) -> dict:
     """Latency of each artifact: warm-up, then timed runs until the median is known to ±``precision``
     (or ``runs`` exactly); p50/p90/p99/mean/std, throughput at ``batch``, load + first-inference time,
     memory and file size. With ``reference``, each artifact is interleaved with it (A B A B) and the
-    ratio is reported pair by pair."""
+    ratio is reported pair by pair. ``device`` (a URL or declared name, see edge_inception.devices):
+    timed there by the on-device runner, the statistics computed here alike; ``native`` adds the
+    engine's own benchmark tool there as a cross-check."""
     from edge_inception.evaluation.latency import StopRule
 
     if threads < 1 or batch < 1 or (runs is not None and runs < 1) or warmup < 0:
@@ -209,18 +230,27 @@ def benchmark(
     _check_out(out, force, "bench")
     arts = _open_all(artifacts, preprocessing=preprocessing, runtime=runtime)
     rule = StopRule(precision=precision, min_time_s=min_time, max_time_s=max(max_time, min_time))
-    ref = None
-    if reference:
+    ref = section = None
+    if reference and device is None:
         ref = _reference(reference, framework=framework, preprocessing=preprocessing, threads=threads)
     _check_same_input(arts, ref[1] if ref else None)
     images = _bench_images(arts[0].spec, batch, data)
+    if device is not None:
+        from edge_inception.devices.measure import bench_report_parts
+
+        parts, section = bench_report_parts(device, arts, reference=reference, preprocessing=preprocessing,
+                                            images=images, threads=threads, runs=runs, rule=rule, warmup=warmup,
+                                            native=native, accept_new_host_key=accept_new_host_key)
     rows = []
-    for a in arts:
+    for i, a in enumerate(arts):
         row = _base_row(a)
-        row.update(_load_and_time(a, threads, images, ref, runs, rule, warmup))
+        row.update(parts[i] if section else _load_and_time(a, threads, images, ref, runs, rule, warmup))
         rows.append(row)
     report = _header("bench", arts, {"threads": threads, "batch": batch, "runs": runs, "warmup": warmup,
-                                     "stop_rule": None if runs else rule.describe()})
+                                     "stop_rule": None if runs else rule.describe(),
+                                     **({"device": section["name"], "native": native} if section else {})})
+    if section:
+        report["device"] = section
     report["data"] = {"calibration": None, "evaluation": None,
                       "latency_input": str(data) if data else "random uint8 pixels (latency only needs the shape)"}
     report["status"] = "ok"

@@ -92,8 +92,18 @@ class QatOptions:
             raise UsageError(f"--learning-rate must be positive, not {self.learning_rate}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeviceOptions:
+    device: str | tuple[str, ...] | None = None  # URLs (ssh://, adb[:SERIAL], local) or declared names
+    accept_new_host_key: bool = False            # SSH: accept (and remember) an unknown host key
+
+    def __post_init__(self) -> None:
+        devices = (self.device,) if isinstance(self.device, str) else tuple(self.device or ())
+        object.__setattr__(self, "device", devices)
+
+
 _GROUPS = {"model": ModelOptions, "data": DataOptions, "measure": MeasureOptions, "output": OutputOptions,
-           "qat": QatOptions}
+           "qat": QatOptions, "device": DeviceOptions}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +115,7 @@ class ConvertOptions:
     measure: MeasureOptions = field(default_factory=MeasureOptions)
     output: OutputOptions = field(default_factory=OutputOptions)
     qat: QatOptions = field(default_factory=QatOptions)
+    device: DeviceOptions = field(default_factory=DeviceOptions)
 
     @classmethod
     def from_keywords(cls, **keywords) -> ConvertOptions:

@@ -27,3 +27,11 @@ def parse_shape(ctx, param, value):
         return tuple(int(v) for v in value.replace("x", ",").split(","))
     except ValueError:
         raise click.BadParameter("write it as C,H,W, e.g. 3,299,299") from None
+
+
+# Measuring on a device (edge_inception/devices): bench, eval and convert take these alike.
+device = click.option("--device", help="Measure on a device: ssh://user@host[:port], adb[:SERIAL], local, or a NAME "
+                      "declared under [devices.NAME] in edge-inception.toml (see `edge-inception devices`).")
+accept_new_host_key = click.option("--accept-new-host-key", is_flag=True,
+                                   help="SSH: trust a host key seen for the first time (accept-new); a CHANGED key "
+                                   "is still refused.")

@@ -19,6 +19,7 @@ Examples:
   edge-inception convert nets.py:make_net --weights net.pt --input-shape 3,224,224 --calibration calib/
   edge-inception convert --method qat --train-data fashion-mnist --target tflite-int8,onnx-int8 --compare-ptq
   edge-inception convert --target tflite-int8,onnx-int8,openvino-int8 --gate --baseline ci/baseline.json
+  edge-inception convert --target tflite-int8,onnx-int8 --device pi --device ssh://root@10.0.0.7
 """
 
 
@@ -66,6 +67,9 @@ Examples:
 @click.option("--gate-config", type=click.Path(dir_okay=False),
               help="With --gate: thresholds file (default: ./edge-inception.toml or ./pyproject.toml).")
 @click.option("--junit", type=click.Path(dir_okay=False), help="With --gate: write JUnit XML here.")
+@click.option("--device", "device", multiple=True, help="Also measure every target on this device "
+              "(repeatable): ssh://user@host[:port], adb[:SERIAL], local, or a name declared in edge-inception.toml.")
+@_options.accept_new_host_key
 @_options.framework
 @_options.threads
 @_options.out
@@ -83,11 +87,19 @@ def command(model, run_gate_after, baseline, gate_config, junit, as_json, **opti
     if not run_gate_after and (baseline or gate_config or junit):
         raise click.UsageError("--baseline, --gate-config and --junit apply with --gate")
     # The flags are named like convert()'s keywords, so they pass straight through (edge_inception/options.py).
-    report = convert(model, **{**options, "target_files": list(options["target_files"])})
+    report = convert(model, **{**options, "target_files": list(options["target_files"]),
+                               "device": list(options["device"])})
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
         print_convert_table(report)
+    if options["device"]:
+        from edge_inception._core.errors import InputError
+        from edge_inception.report.devices import device_failures
+
+        failed = device_failures(report)  # a device lost or refusing mid-run: exit 2, the report kept
+        if failed:
+            raise InputError(None, failed[0] + (f" (and {len(failed) - 1} more; see the report)" if failed[1:] else ""))
     if run_gate_after:
         from edge_inception.gating import run_gate
 

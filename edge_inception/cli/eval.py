@@ -15,6 +15,7 @@ Examples:
   edge-inception eval out/*.onnx out/*.xml --data labelled_images/
   edge-inception eval model.int8.onnx --data unlabelled_images/ --reference model.keras
   edge-inception eval out/inception-mini.onnx-int8.onnx --data sample --reference inception-mini
+  edge-inception eval out/inception-mini.tflite-int8.tflite --data sample --device ssh://pi@raspberrypi.local
 """
 
 
@@ -27,6 +28,8 @@ Examples:
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate a seeded random subset of this size.")
 @click.option("--batch", "batch_size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Images per batch (data is streamed; memory does not grow with the data set).")
+@_options.device
+@_options.accept_new_host_key
 @_options.preprocessing
 @_options.runtime
 @_options.framework
@@ -34,16 +37,19 @@ Examples:
 @click.option("--out", type=click.Path(file_okay=False), help="Write eval.json, eval.md and eval.html here.")
 @_options.force
 @_options.json_out
-def command(artifacts, data, reference, limit, batch_size, preprocessing, runtime, framework, threads, out, force,
-            as_json):
+def command(artifacts, data, reference, limit, batch_size, device, accept_new_host_key, preprocessing, runtime,
+            framework, threads, out, force, as_json):
     """Top-1 and top-5 of each ARTIFACT on --data; against --reference, the top-1 change with a paired
-    bootstrap 95% interval and an exact McNemar p-value, top-1 agreement, SQNR and cosine similarity."""
+    bootstrap 95% interval and an exact McNemar p-value, top-1 agreement, SQNR and cosine similarity.
+
+    With --device the artifacts run on that device (the reference here), and each row adds an output
+    check against this machine's run of the same artifact: top-1 agreement and max abs difference."""
     from edge_inception.measure import evaluate
     from edge_inception.report.table import print_eval_table
 
     report = evaluate(list(artifacts), data=data, reference=reference, framework=framework, limit=limit,
                       batch_size=batch_size, threads=threads, preprocessing=preprocessing, runtime=runtime,
-                      out=out, force=force)
+                      out=out, force=force, device=device, accept_new_host_key=accept_new_host_key)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

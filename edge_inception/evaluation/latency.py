@@ -5,6 +5,7 @@ that drift of a shared machine hits both alike.
     lat = paired_latency(float_session, int8_session, x, rule=StopRule())  # adaptive (bench)
     lat["ratio"], lat["ratio_ci95"], lat["candidate"]["p99_ms"]
     one = time_session(session, x, rule=StopRule(min_time_s=10))
+    time_chunks(sample, batch=1, rule=StopRule())   # samples that come in chunks (a device's runner)
 
 Stopping rule (``StopRule``): after ``min_runs`` timed runs (and ``min_time_s``), stop as soon as the
 95% interval of the median — of the latency alone, or of the per-pair ratio when two artifacts are
@@ -70,21 +71,37 @@ def summarize(seconds, *, batch: int = 1) -> dict:
 def time_session(session, x: np.ndarray, *, runs: int | None = None, rule: StopRule | None = None,
                  warmup: int = 5) -> dict:
     """Time one session: warm-up, then ``runs`` timed calls or until ``rule`` says stop."""
-    rule = rule or StopRule()
     for _ in range(warmup):
         session.run(x)
+
+    def sample(k: int) -> list[float]:
+        times = []
+        for _ in range(k):
+            t0 = time.perf_counter()
+            session.run(x)
+            times.append(time.perf_counter() - t0)
+        return times
+
+    return time_chunks(sample, batch=len(x), runs=runs, rule=rule)
+
+
+def time_chunks(sample, *, batch: int, runs: int | None = None, rule: StopRule | None = None,
+                chunk: int = 1) -> dict:
+    """The stopping rule and statistics over per-call times (seconds) that ``sample(k)`` returns ``k`` at a
+    time: one by one here, a chunk per request from a device's runner (devices/), so both stop and
+    summarize by the same code. The rule is consulted after every chunk."""
+    rule = rule or StopRule()
     times: list[float] = []
     start = time.perf_counter()
     reason = None
     while reason is None:
-        t0 = time.perf_counter()
-        session.run(x)
-        times.append(time.perf_counter() - t0)
+        k = max(1, min(chunk, (rule.max_runs if runs is None else runs) - len(times)))
+        times.extend(sample(k))
         if runs is not None:
             reason = f"fixed count ({runs} runs)" if len(times) >= runs else None
         else:
             reason = rule.verdict(times, time.perf_counter() - start)
-    return {**summarize(times, batch=len(x)), "batch": int(len(x)), "stop_reason": reason,
+    return {**summarize(times, batch=batch), "batch": int(batch), "stop_reason": reason,
             "stop_rule": None if runs is not None else rule.describe()}
 
 
@@ -93,39 +110,55 @@ def paired_latency(reference, candidate, x: np.ndarray, *, runs: int | None = 50
     """Interleave reference and candidate; with ``runs=None`` the ``rule`` decides when to stop, on the
     interval of the median per-pair ratio. ``x_reference``: the same images in the reference's own
     layout, when it differs from the candidate's."""
-    rule = rule or StopRule()
     xr = x if x_reference is None else x_reference
     for _ in range(warmup):
         reference.run(xr)
         candidate.run(x)
+
+    def sample(start: int, k: int) -> tuple[list[float], list[float]]:
+        ref_t, cand_t = [], []
+        for i in range(start, start + k):
+            # Alternate which goes first so neither always runs on a cache the other warmed.
+            pair = ((reference, xr), (candidate, x))
+            (first, x1), (second, x2) = pair if i % 2 == 0 else pair[::-1]
+            t0 = time.perf_counter()
+            first.run(x1)
+            t1 = time.perf_counter()
+            second.run(x2)
+            t2 = time.perf_counter()
+            a, b = (t1 - t0, t2 - t1) if i % 2 == 0 else (t2 - t1, t1 - t0)
+            ref_t.append(a)
+            cand_t.append(b)
+        return ref_t, cand_t
+
+    return paired_chunks(sample, batch=len(x), runs=runs, rule=rule)
+
+
+def paired_chunks(sample, *, batch: int, runs: int | None = 50, rule: StopRule | None = None,
+                  chunk: int = 1) -> dict:
+    """The interleaved comparison over pairs that ``sample(start, k)`` returns as (reference times,
+    candidate times) for pairs ``start .. start+k-1`` (pair i runs the reference first when i is even).
+    One pair at a time here; a chunk per request from a device's runner (devices/)."""
+    rule = rule or StopRule()
     ref_t: list[float] = []
     cand_t: list[float] = []
     ratios: list[float] = []
     start = time.perf_counter()
     reason = None
-    i = 0
     while reason is None:
-        # Alternate which goes first so neither always runs on a cache the other warmed.
-        pair = ((reference, xr), (candidate, x))
-        (first, x1), (second, x2) = pair if i % 2 == 0 else pair[::-1]
-        t0 = time.perf_counter()
-        first.run(x1)
-        t1 = time.perf_counter()
-        second.run(x2)
-        t2 = time.perf_counter()
-        a, b = (t1 - t0, t2 - t1) if i % 2 == 0 else (t2 - t1, t1 - t0)
-        ref_t.append(a)
-        cand_t.append(b)
-        ratios.append(b / a)
-        i += 1
+        k = max(1, min(chunk, (rule.max_runs if runs is None else runs) - len(ratios)))
+        a, b = sample(len(ratios), k)
+        ref_t.extend(a)
+        cand_t.extend(b)
+        ratios.extend(bi / ai for ai, bi in zip(a, b, strict=True))
         if runs is not None:
-            reason = f"fixed count ({runs} pairs)" if i >= runs else None
+            reason = f"fixed count ({runs} pairs)" if len(ratios) >= runs else None
         else:
             reason = rule.verdict(ratios, time.perf_counter() - start)
-    ref_s, cand_s = summarize(ref_t, batch=len(x)), summarize(cand_t, batch=len(x))
+    ref_s, cand_s = summarize(ref_t, batch=batch), summarize(cand_t, batch=batch)
     return {
-        "runs": i,
-        "batch": int(len(x)),
+        "runs": len(ratios),
+        "batch": int(batch),
         "reference": ref_s,
         "candidate": cand_s,
         "reference_p50_ms": ref_s["p50_ms"],

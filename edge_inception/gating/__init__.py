@@ -65,6 +65,9 @@ def gate(report: dict | str | Path, *, baseline: dict | str | Path | None = None
         checks += baseline_checks(row, base_rows[row["target"]], limits["baseline"], strict=strict,
                                   paired=True, where=where, base_where=base_path or "<baseline>",
                                   sources=limits["sources"])
+    from edge_inception.gating.devices import device_checks
+
+    checks += device_checks(data, cfg, strict=strict, where=where)
     current = {r["target"] for r in data["targets"]}
     for name in base_rows:
         if name not in current:

@@ -76,9 +76,9 @@ def decode_per_sample(row: dict, where) -> dict | None:
 # ---- formatting: the one set of number formatters (report/numbers.py), per unit -------------------------
 
 _FMT = {"pt": lambda v: f"{numbers.signed(v)} pt", "share": numbers.pct, "x": numbers.ratio,
-        "fraction": numbers.signed_pct, "MB": lambda v: numbers.mb(v * 1e6)}
+        "fraction": numbers.signed_pct, "MB": lambda v: numbers.mb(v * 1e6), "ms": lambda v: f"{numbers.ms(v)} ms"}
 _CI_FMT = {"pt": numbers.signed, "share": lambda v: numbers.pct(v, 1), "x": numbers.plain,
-           "fraction": numbers.signed_pct, "MB": numbers.plain}
+           "fraction": numbers.signed_pct, "MB": numbers.plain, "ms": numbers.ms}
 
 
 def _interval(ci, unit: str) -> str:

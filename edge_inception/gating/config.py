@@ -17,6 +17,14 @@ Layout (``[gate]`` in edge-inception.toml, ``[tool.edge-inception.gate]`` in pyp
     max_top1_drop = 0.5
     [gate.targets.tflite-int8.baseline]
     max_latency_increase = 0.5
+    [gate.devices.pi]                   # figures measured on device "pi" (bench/eval/convert --device pi)
+    max_latency_ms = 25
+    [gate.devices.pi.targets.tflite-int8]
+    max_latency_ms = 12
+    max_latency_ratio = 0.8
+
+A device named in [gate.devices] must have figures in the report: a run where it could not be reached
+is an InputError (exit 2), never a silent pass.
 
 Precedence, per key: the target's table > the defaults table > the target profile's ``[gate]`` as the
 report recorded it at convert time (``targets[].gate``, schema 1.2) > the built-in defaults below.
@@ -32,7 +40,20 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge_inception._core.errors import InputError
-from edge_inception.targets.thresholds import BaselineThresholds, FloatThresholds
+from edge_inception.targets.thresholds import BaselineThresholds, FloatThresholds, _limit, _Table
+
+
+class DeviceThresholds(_Table):
+    """``[gate.devices.NAME]`` and ``[gate.devices.NAME.targets.TARGET]``: figures measured on a device."""
+
+    max_latency_ms: float | None = _limit(None, "largest median latency measured on the device, in ms (mean "
+                                          "where the tool gives no median); unset: not checked")
+    max_latency_ratio: float | None = _limit(None, "largest int8/float median-latency ratio measured on the "
+                                             "device (interleaved there); unset: not checked")
+
+
+class DeviceTable(DeviceThresholds):
+    targets: dict[str, DeviceThresholds] = Field(default_factory=dict, description="target name -> its thresholds")
 
 
 class TargetTable(FloatThresholds):
@@ -46,6 +67,7 @@ class GateTable(FloatThresholds):
 
     baseline: BaselineThresholds = Field(default_factory=BaselineThresholds)
     targets: dict[str, TargetTable] = Field(default_factory=dict, description="target name -> its thresholds")
+    devices: dict[str, DeviceTable] = Field(default_factory=dict, description="device name -> its thresholds")
 
 
 class GateFile(BaseModel):
@@ -74,6 +96,21 @@ class GateConfig(BaseModel):
     table: GateTable = Field(default_factory=GateTable)
     source: str | None = None
 
+    @property
+    def devices(self) -> dict[str, DeviceTable]:
+        return self.table.devices
+
+    def for_device(self, device: str, target: str) -> dict:
+        """Thresholds for one target on one device: the target's table, else the device's defaults."""
+        dev = self.table.devices.get(device)
+        own = dev.targets.get(target) if dev else None
+        layers = [("config:device-target", _set(own, DeviceThresholds.model_fields) if own else {}),
+                  ("config:device", _set(dev, DeviceThresholds.model_fields) if dev else {})]
+        out: dict = {"sources": {}}
+        for key, info in DeviceThresholds.model_fields.items():
+            out[key], out["sources"][key] = _first(key, layers, info.default)
+        return out
+
     def for_target(self, name: str, *, recorded: dict | None = None) -> dict:
         """Effective thresholds for one target, each with where it came from. ``recorded``: the report row's
         thresholds (its profile's, at convert time)."""
@@ -98,7 +135,11 @@ class GateConfig(BaseModel):
                 "targets": {name: {**_set(own, FloatThresholds.model_fields),
                                    **({"baseline": _set(own.baseline, BaselineThresholds.model_fields)}
                                       if "baseline" in own.model_fields_set else {})}
-                            for name, own in t.targets.items()}}
+                            for name, own in t.targets.items()},
+                "devices": {name: {"defaults": _set(dev, DeviceThresholds.model_fields),
+                                   "targets": {t_name: _set(own, DeviceThresholds.model_fields)
+                                               for t_name, own in dev.targets.items()}}
+                            for name, dev in t.devices.items()}}
 
 
 # ---- errors: one line naming the file, the table and the key ------------------------------------------------
@@ -110,8 +151,10 @@ def _table_model(root: type[BaseModel], loc: tuple) -> type[BaseModel]:
     while i < len(loc):
         if loc[i] == "baseline":
             model = BaselineThresholds
+        elif loc[i] == "devices" and i + 1 < len(loc):
+            model, i = DeviceTable, i + 1  # the next part is a device's name
         elif loc[i] == "targets" and i + 1 < len(loc):
-            model, i = TargetTable, i + 1  # the next part is a target's name
+            model, i = (DeviceThresholds if model is DeviceTable else TargetTable), i + 1
         i += 1
     return model
 
@@ -138,7 +181,8 @@ def explain(err: dict, *, key_text, root: type[BaseModel] = GateTable) -> tuple[
 def _toml_key(prefix: str):
     def text(loc: tuple) -> str:
         parts = [prefix, *(str(p) for p in loc)]
-        if (loc and loc[-1] in ("baseline", "targets")) or (len(loc) >= 2 and loc[-2] == "targets"):
+        if (loc and loc[-1] in ("baseline", "targets", "devices")) or (
+                len(loc) >= 2 and loc[-2] in ("targets", "devices")):
             return f"[{'.'.join(parts)}]"  # the value of a table itself
         return f"[{'.'.join(parts[:-1])}] '{parts[-1]}'"
 

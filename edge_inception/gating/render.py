@@ -17,7 +17,8 @@ from edge_inception.report.numbers import DASH
 
 MARK = {"fail": "✗", "warn": "!", "improved": "↑", "pass": "✓", "skipped": "—"}
 STYLE = {"fail": "red", "warn": "yellow", "improved": "green", "pass": "", "skipped": "dim"}
-COLUMNS = (("top1", "top-1 change"), ("agreement", "agreement"), ("latency", "latency ratio"), ("size", "size"))
+COLUMNS = (("top1", "top-1 change"), ("agreement", "agreement"), ("latency", "latency ratio"), ("size", "size"),
+           ("latency_ms", "latency"))  # latency_ms: checked on devices only
 
 
 def value_text(c: dict) -> str:

@@ -66,6 +66,10 @@ def print_convert_table(report: dict) -> None:
             console.print(f"[red]{r['target']} (PTQ) failed:[/red] {r['ptq']['message']}", highlight=False)
         for note in r.get("notes", []):
             console.print(f"[yellow]{r['target']}:[/yellow] {note}", highlight=False)
+    if report.get("devices"):
+        from edge_inception.report.devices import print_device_table
+
+        print_device_table(report, console)
     if "path" in report:
         console.print(f"report: {report['path']}", highlight=False)
 
@@ -107,6 +111,7 @@ def print_eval_table(report: dict) -> None:
     console.print(table)
     if report.get("reference"):
         console.print(f"reference: {report['reference']['target']}", highlight=False)
+    _print_device_lines(report, console)
     if "path" in report:
         console.print(f"report: {report['path']}", highlight=False)
 
@@ -138,5 +143,13 @@ def print_bench_table(report: dict) -> None:
         if lat.get("reference_input"):
             console.print(f"{r['target']}: interleaved with {lat['reference_input']} "
                           f"(p50 {ms(lat['reference']['p50_ms'])} ms)", highlight=False)
+    _print_device_lines(report, console)
     if "path" in report:
         console.print(f"report: {report['path']}", highlight=False)
+
+
+def _print_device_lines(report: dict, console) -> None:
+    from edge_inception.report.devices import device_lines
+
+    for line in device_lines(report):
+        console.print(line, highlight=False)
