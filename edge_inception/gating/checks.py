@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from edge_inception._core.errors import InputError
+from edge_inception._core.files import check_regular_file
 
 READABLE_MAJOR = 1
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
@@ -32,6 +33,8 @@ def load_report(report: dict | str | Path, *, role: str = "report") -> tuple[dic
         path = Path(report)
         if path.is_dir():
             path = path / "report.json"
+        if path.exists():  # a FIFO would block read_text() forever
+            check_regular_file(path, what=f"{role} (report.json)", allow_empty=True)
         try:
             text = path.read_text()
         except FileNotFoundError:
