@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def convert(
     train_limit: int | None = None,
     distill: bool | None = None,
     compare_ptq: bool = False,
+    trust_remote_code: bool = False,
 ) -> dict:
     """Convert ``model`` (a zoo name or a path; default the shipped inception-mini) to each target,
     verify every artifact, measure it against its float reference and write ``out/report.json``.
@@ -48,9 +50,14 @@ def convert(
     ``method="qat"`` fine-tunes the model with fake quantization on ``train_data`` first (once per run)
     and exports that model to every int8 target (``distill``: add KL divergence to the float model's
     predictions to the loss; None means yes); ``compare_ptq`` also builds and evaluates the PTQ
-    artifact of each int8 target (``row["ptq"]``)."""
+    artifact of each int8 target (``row["ptq"]``). ``trust_remote_code`` lets code inside the model file
+    run while it loads (refused by default; docs/security.md). If the run fails or is interrupted,
+    ``out`` is left as it was before it."""
+    from edge_inception._core.limits import check_ranges
+    from edge_inception._core.names import inside
+    from edge_inception._core.outputs import check_output_dir
     from edge_inception.data.calibration import CalibrationSet
-    from edge_inception.data.readers import open_source
+    from edge_inception.data.readers import check_labels, open_source
     from edge_inception.models.loader import load_model
     from edge_inception.qat import check_options
     from edge_inception.targets import get_target, resolve_targets
@@ -59,9 +66,11 @@ def convert(
     qat_settings = check_options(method=method, train_data=train_data, epochs=epochs, learning_rate=learning_rate,
                                  train_limit=train_limit, compare_ptq=compare_ptq, targets=resolved,
                                  distill=distill)
-    if threads < 1 or latency_runs < 1:
-        raise UsageError("--threads and --latency-runs must be at least 1")
-    lm = load_model(model, framework=framework, preprocessing=preprocessing, weights=weights, input_shape=input_shape)
+    check_ranges(threads=threads, latency_runs=latency_runs, calibration_samples=calibration_samples,
+                 eval_limit=eval_limit, train_limit=train_limit, epochs=epochs, learning_rate=learning_rate)
+    check_output_dir(out)  # before any work: a folder that cannot be written is found now
+    lm = load_model(model, framework=framework, preprocessing=preprocessing, weights=weights, input_shape=input_shape,
+                    trust_remote_code=trust_remote_code)
     out = Path(out)
     stem = lm.spec.name
     from edge_inception.exporters import SUFFIX, artifact_files
@@ -71,6 +80,8 @@ def convert(
     planned |= {t.name: out / f"{stem}.{t.name}{SUFFIX[t.format]}" for t in resolved}
     if compare_ptq:  # the PTQ artifact beside the QAT one
         planned |= {f"{t.name}:ptq": out / f"{stem}.{t.name}.ptq{SUFFIX[t.format]}" for t in resolved if t.is_quantized}
+    for path in planned.values():
+        inside(out, path)  # target names are identifiers; this also catches a symlink out of --out
     report_path = out / "report.json"
     views = [out / "report.md", out / "report.html"]
     existing = [f for p in [*planned.values(), report_path, *views] for f in artifact_files(p) if f.exists()]
@@ -96,22 +107,27 @@ def convert(
     default_eval = "sample:evaluation" if from_zoo and not lm.random_weights else None
     eval_ref = eval_data if eval_data is not None else default_eval
     eval_src = open_source(eval_ref, lm.spec, split="test", labelled=True, limit=eval_limit) if eval_ref else None
+    check_labels(eval_src, lm.classes)
     qat = None
     if qat_settings is not None:  # once per run, before any target; nothing is written until it is done
         from edge_inception.qat import train_qat
 
         train_src = open_source(train_data, lm.spec, split="train", labelled=True, limit=train_limit)
+        check_labels(train_src, lm.classes)
         qat = train_qat(lm, train=train_src, calibration=calib, settings=qat_settings, targets=resolved)
 
-    out.mkdir(parents=True, exist_ok=True)
-    ctx = _Context(lm, out, planned, threads, latency_runs, calib, eval_src, qat=qat, compare_ptq=compare_ptq)
-    rows = [ctx.run_target(t) for t in resolved]
-    report = _report(lm, ctx, rows)
     from edge_inception._core.atomic import atomic_write_text
+    from edge_inception._core.rollback import rollback_on_failure
     from edge_inception.report.views import write_views
 
-    atomic_write_text(report_path, json.dumps(report, indent=2) + "\n")
-    views = write_views(report, out)  # report.md (CI step summaries) and report.html, rendered from the JSON
+    # Bad input found mid-run, Ctrl-C or a crash: out is put back as it was (what --force replaced too).
+    with rollback_on_failure(out, protect=existing):
+        out.mkdir(parents=True, exist_ok=True)
+        ctx = _Context(lm, out, planned, threads, latency_runs, calib, eval_src, qat=qat, compare_ptq=compare_ptq)
+        rows = [ctx.run_target(t) for t in resolved]
+        report = _report(lm, ctx, rows)
+        atomic_write_text(report_path, json.dumps(report, indent=2) + "\n")
+        views = write_views(report, out)  # report.md (CI step summaries) and report.html, rendered from the JSON
     report["path"] = str(report_path)
     report["views"] = {k: str(v) for k, v in views.items()}
     return report
@@ -130,6 +146,7 @@ class _Context:
         self._source_session = None
 
     def _build(self, target, *, ptq: bool = False) -> dict:
+        from edge_inception._core.interrupt import run_interruptible
         from edge_inception._core.progress import progress
         from edge_inception.artifacts import embed_spec
         from edge_inception.exporters import get_exporter, get_verifier
@@ -138,11 +155,14 @@ class _Context:
         dest = self.planned[f"{target.name}:ptq" if ptq else target.name]
         with progress(f"{target.name}: converting" + (" (PTQ, for comparison)" if ptq else "")):
             if target.is_quantized and self.qat is not None and not ptq:
-                info = self.qat.export(target, dest)
+                work = functools.partial(self.qat.export, target, dest)
             elif target.is_quantized:
-                info = get_quantizer(target.quantizer["library"])(self.lm, dest, target=target, calibration=self.calib)
+                work = functools.partial(get_quantizer(target.quantizer["library"]), self.lm, dest, target=target,
+                                         calibration=self.calib)
             else:
-                info = get_exporter(target.format)(self.lm, dest, target=target)
+                work = functools.partial(get_exporter(target.format), self.lm, dest, target=target)
+            # Native converters hold their thread for a minute: in a worker, Ctrl-C still stops the run.
+            info = run_interruptible(work)
         embed_spec(dest, target.format, self.lm.spec)
         violations = get_verifier(target.format)(dest, target)
         return {"artifact": dest, "info": info, "violations": violations}

@@ -70,10 +70,12 @@ Examples:
 @_options.threads
 @_options.out
 @_options.force
+@_options.trust_remote_code
 @_options.json_out
 def command(model, targets, target_files, calibration, calibration_samples, eval_data, eval_limit, preprocessing,
             weights, input_shape, latency_runs, method, train_data, epochs, learning_rate, train_limit, distill,
-            compare_ptq, run_gate_after, baseline, gate_config, junit, framework, threads, out, force, as_json):
+            compare_ptq, run_gate_after, baseline, gate_config, junit, framework, threads, out, force,
+            trust_remote_code, as_json):
     """Convert MODEL (default: the shipped inception-mini) to each --target, check every artifact
     against its profile, and compare it with its float reference on the same runtime.
 
@@ -84,13 +86,17 @@ def command(model, targets, target_files, calibration, calibration_samples, eval
 
     if not run_gate_after and (baseline or gate_config or junit):
         raise click.UsageError("--baseline, --gate-config and --junit apply with --gate")
+    if junit:  # before the conversion, not after it: an existing file is not overwritten without --force
+        from edge_inception._core.outputs import check_output_file
+
+        check_output_file(junit, force=force, inputs=[baseline, gate_config], flag="--junit")
     report = convert(model, targets=targets, target_files=list(target_files), framework=framework,
                      calibration=calibration, calibration_samples=calibration_samples, eval_data=eval_data,
                      eval_limit=eval_limit, preprocessing=preprocessing, weights=weights, input_shape=input_shape,
                      out=out, force=force, threads=threads,
                      latency_runs=latency_runs, method=method, train_data=train_data, epochs=epochs,
                      learning_rate=learning_rate, train_limit=train_limit, distill=distill,
-                     compare_ptq=compare_ptq)
+                     compare_ptq=compare_ptq, trust_remote_code=trust_remote_code)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -101,7 +107,7 @@ def command(model, targets, target_files, calibration, calibration_samples, eval
         # A failed target is itself a regression for the gate, so its verdict covers both. With --json the
         # gate's table goes to stderr, keeping stdout one JSON document.
         with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-            result = run_gate(report["path"], baseline=baseline, config=gate_config, junit=junit)
+            result = run_gate(report["path"], baseline=baseline, config=gate_config, junit=junit, force=force)
         raise SystemExit(result["exit_code"])
     if report["status"] != "ok":
         raise SystemExit(1)

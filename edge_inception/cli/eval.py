@@ -33,9 +33,10 @@ Examples:
 @_options.threads
 @click.option("--out", type=click.Path(file_okay=False), help="Write eval.json, eval.md and eval.html here.")
 @_options.force
+@_options.trust_remote_code
 @_options.json_out
 def command(artifacts, data, reference, limit, batch_size, preprocessing, runtime, framework, threads, out, force,
-            as_json):
+            trust_remote_code, as_json):
     """Top-1 and top-5 of each ARTIFACT on --data; against --reference, the top-1 change with a paired
     bootstrap 95% interval and an exact McNemar p-value, top-1 agreement, SQNR and cosine similarity."""
     from edge_inception.measure import evaluate
@@ -43,7 +44,7 @@ def command(artifacts, data, reference, limit, batch_size, preprocessing, runtim
 
     report = evaluate(list(artifacts), data=data, reference=reference, framework=framework, limit=limit,
                       batch_size=batch_size, threads=threads, preprocessing=preprocessing, runtime=runtime,
-                      out=out, force=force)
+                      out=out, force=force, trust_remote_code=trust_remote_code)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

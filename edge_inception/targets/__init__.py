@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_inception._core.errors import InputError, UsageError
+from edge_inception._core.files import check_regular_file
+from edge_inception._core.limits import check_profile_numbers
+from edge_inception._core.names import check_identifier
 
 SHIPPED_DIR = Path(__file__).parent
 
@@ -154,6 +157,8 @@ def _check(section: str, key: str, value, path: Path) -> object:
 def load_target_file(path: str | Path) -> Target:
     """Parse and validate one profile. Every problem is an InputError naming the file and key."""
     path = Path(path)
+    if path.exists():  # a FIFO would block read_text(); missing files keep the message below
+        check_regular_file(path, what="target profile (TOML)", allow_empty=True)
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
@@ -181,6 +186,8 @@ def load_target_file(path: str | Path) -> Target:
                precision=top["precision"], runtime=top["runtime"], float_reference=top["float_reference"],
                quantizer=values["quantizer"], export=values["export"], constraints=values["constraints"],
                gate=values["gate"], source=str(path))
+    check_identifier(t.name, what="target name", path=path)  # it becomes part of every artifact's file name
+    check_profile_numbers(t, path)
     caps = FORMATS[t.format]
     if t.precision not in caps["precisions"]:
         raise InputError(path, f"format '{t.format}' cannot be {t.precision}",
