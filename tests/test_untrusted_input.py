@@ -1,0 +1,426 @@
+"""Untrusted input, command by command: every bad input is exit 2, exactly one stderr line naming what is
+wrong, no traceback, and nothing new on disk (the case's folder is listed before and after).
+
+Cases run in-process through the CLI's own entry function (fast: the frameworks are imported once);
+those that could hang (a FIFO) or need another user (an unwritable folder, as root) run the real
+console script in a subprocess. EDGE_INCEPTION_CASES_IN_SUBPROCESS=1 runs every case that way, with a
+timeout, which is how the count against the unfixed code was taken (an unfixed case may hang).
+
+The security payloads and the Ctrl-C runs are in tests/test_security.py and tests/test_interrupt.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_inception.cli import main
+
+ALL_IN_SUBPROCESS = bool(os.environ.get("EDGE_INCEPTION_CASES_IN_SUBPROCESS"))
+GATE_REPORT = Path(__file__).parent / "data" / "gate" / "report.json"
+HUGE = "1000000000"
+
+
+# ----------------------------------------------------------------------------------- input builders
+
+
+def _png(path: Path, array: np.ndarray) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, format="PNG")  # also under a name that is not .png
+    return path
+
+
+def _gray(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (28, 28), dtype=np.uint8)
+
+
+def _gray_folder(folder: Path, n: int = 6) -> Path:
+    for i in range(n):
+        _png(folder / f"{i:05d}.png", _gray(i))
+    return folder
+
+
+def _bomb_png(path: Path, side: int = 60_000) -> Path:
+    """A valid PNG header claiming side x side pixels (3.6 G): what Pillow calls a decompression bomb."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def _profile(tmp: Path, **changes) -> Path:
+    """The shipped tflite-int8 profile with some keys changed (under a new name unless given)."""
+    import tomllib
+
+    from edge_inception.targets import get_target
+
+    text = Path(get_target("tflite-int8").source).read_text()
+    data = tomllib.loads(text)
+    data["name"] = changes.pop("name", "my-int8")
+    for key, value in changes.items():
+        section, _, k = key.rpartition(".")
+        (data.setdefault(section, {}) if section else data)[k] = value
+    lines = []
+    for k, v in data.items():
+        if not isinstance(v, dict):
+            lines.append(f"{k} = {json.dumps(v)}")
+    for section, table in data.items():
+        if isinstance(table, dict):
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
+    path = tmp / "profile.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+NETS_PY = '''
+import torch
+
+class Tiny(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = torch.nn.Conv2d(1, 4, 3)
+        self.f = torch.nn.Linear(4, 10)
+
+    def forward(self, x):
+        return self.f(self.c(x).mean((2, 3)))
+
+def ok():
+    return Tiny()
+
+def boom():
+    raise RuntimeError("the factory exploded")
+'''
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory):
+    """Tiny Keras 3 models (random weights: loading and shape checks only) and a torch factory file."""
+    import keras
+
+    root = tmp_path_factory.mktemp("models")
+
+    def save(name, inp, out):
+        path = root / name
+        keras.Model(inp, out).save(path)
+        return path
+
+    inp = keras.Input((28, 28, 1))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inp))
+    ten = save("ten.keras", inp, keras.layers.Dense(10)(x))
+    inp = keras.Input((28, 28, 1))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inp))
+    five = save("five.keras", inp, keras.layers.Dense(5)(x))
+    inp = keras.Input((28, 28, 1))
+    feature_map = save("feature_map.keras", inp, keras.layers.Conv2D(4, 3)(inp))
+    inp = keras.Input((None, None, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inp))
+    dynamic = save("dynamic.keras", inp, keras.layers.Dense(10)(x))
+    (root / "nets.py").write_text(NETS_PY)
+    return {"ten": ten, "five": five, "feature_map": feature_map, "dynamic": dynamic, "nets": root / "nets.py"}
+
+
+# ------------------------------------------------------------------------------------------ the cases
+
+
+@dataclass
+class Case:
+    id: str
+    build: object  # (tmp, models) -> argv
+    needles: tuple[str, ...] = ()
+    subprocess: bool = False
+    no_root_override: bool = False  # root writes anywhere: run without CAP_DAC_OVERRIDE (setpriv)
+
+
+def _out(tmp):
+    return ["--out", str(tmp / "out")]
+
+
+def _truncated_keras(tmp, m):
+    data = Path(m["ten"]).read_bytes()
+    (tmp / "trunc.keras").write_bytes(data[: len(data) // 2])
+    return ["convert", str(tmp / "trunc.keras"), "--calibration", "sample", *_out(tmp)]
+
+
+def _renamed_keras(tmp, m):
+    _png(tmp / "renamed.keras", _gray())
+    return ["convert", str(tmp / "renamed.keras"), "--calibration", "sample", *_out(tmp)]
+
+
+def _npz(tmp, name="bad.npz", n=10, labels=None):
+    np.savez(tmp / name, images=np.stack([_gray(i) for i in range(n)]),
+             **({} if labels is None else {"labels": np.asarray(labels)}))
+    return tmp / name
+
+
+def _eleven_classes(tmp):
+    for k in range(11):
+        _png(tmp / "eleven" / str(k) / "a.png", _gray(k))
+    return tmp / "eleven"
+
+
+def _sixteen_bit(tmp):
+    for i in range(4):
+        _png(tmp / "deep" / f"{i:05d}.png", (np.arange(28 * 28, dtype=np.uint16).reshape(28, 28) * 80 + i))
+    return tmp / "deep"
+
+
+def _gray_then_rgb(tmp):
+    _png(tmp / "mixed" / "00000.png", _gray())
+    for i in range(1, 4):
+        _png(tmp / "mixed" / f"{i:05d}.png", np.random.default_rng(i).integers(0, 256, (28, 28, 3), dtype=np.uint8))
+    return tmp / "mixed"
+
+
+def _one_corrupt(tmp):
+    folder = _gray_folder(tmp / "calib", 20)
+    good = (folder / "00010.png").read_bytes()
+    (folder / "00010.png").write_bytes(good[: len(good) // 2])
+    return folder
+
+
+def _bomb_folder(tmp):
+    folder = _gray_folder(tmp / "calib", 4)
+    _bomb_png(folder / "bomb.png")
+    return folder
+
+
+def _fifo(tmp, name):
+    os.mkfifo(tmp / name)
+    return tmp / name
+
+
+def _gate_copy(tmp):
+    shutil.copy(GATE_REPORT, tmp / "report.json")
+    return tmp / "report.json"
+
+
+def _not_a_folder(tmp):
+    (tmp / "afile").write_text("I am a file\n")
+    return tmp / "afile"
+
+
+def _ro_folder(tmp):
+    (tmp / "ro").mkdir()
+    os.chmod(tmp / "ro", 0o555)
+    return tmp / "ro"
+
+
+CASES = [
+    # ---- convert: the model
+    Case("convert-feature-map-output", lambda t, m: ["convert", str(m["feature_map"]), "--calibration", "sample",
+                                                      "--target", "tflite-fp32", *_out(t)],
+         ("feature_map.keras", "class scores")),
+    Case("convert-dynamic-image-size", lambda t, m: ["convert", str(m["dynamic"]), "--calibration", "sample",
+                                                      "--target", "tflite-fp32", *_out(t)],
+         ("dynamic.keras", "fixed")),
+    Case("convert-zero-byte-keras", lambda t, m: ["convert", str((t / "empty.keras").touch() or t / "empty.keras"),
+                                                   *_out(t)], ("empty.keras", "empty")),
+    Case("convert-truncated-keras", _truncated_keras, ("trunc.keras", "not a complete .keras")),
+    Case("convert-renamed-keras", _renamed_keras, ("renamed.keras", "PNG")),
+    Case("convert-zero-byte-pt2", lambda t, m: ["convert", str((t / "empty.pt2").touch() or t / "empty.pt2"),
+                                                 *_out(t)], ("empty.pt2", "empty")),
+    Case("convert-zero-byte-h5", lambda t, m: ["convert", str((t / "empty.h5").touch() or t / "empty.h5"), *_out(t)],
+         ("empty.h5", "empty")),
+    Case("convert-fifo-model", lambda t, m: ["convert", str(_fifo(t, "fifo.keras")), *_out(t)],
+         ("fifo.keras", "not a regular file"), subprocess=True),
+    Case("convert-factory-raises", lambda t, m: ["convert", f"{m['nets']}:boom", "--input-shape", "1,28,28",
+                                                 "--target", "onnx-fp32", *_out(t)],
+         ("nets.py:boom", "the factory exploded")),
+    Case("convert-input-shape-zero-negative", lambda t, m: ["convert", f"{m['nets']}:ok", "--input-shape", "1,0,-5",
+                                                            "--target", "onnx-fp32", *_out(t)],
+         ("--input-shape", "1,0,-5")),
+    Case("convert-input-shape-absurd", lambda t, m: ["convert", f"{m['nets']}:ok", "--input-shape", "1,100000,100000",
+                                                     "--target", "onnx-fp32", *_out(t)], ("--input-shape",)),
+    Case("convert-zero-byte-weights", lambda t, m: ["convert", f"{m['nets']}:ok", "--input-shape", "1,28,28",
+                                                    "--weights", str((t / "w.pt").touch() or t / "w.pt"),
+                                                    "--target", "onnx-fp32", *_out(t)], ("w.pt", "empty")),
+    # ---- convert: numeric options and profiles
+    Case("convert-absurd-threads", lambda t, m: ["convert", "--threads", HUGE, *_out(t)], ("--threads",)),
+    Case("convert-absurd-latency-runs", lambda t, m: ["convert", "--latency-runs", "10000000000", *_out(t)],
+         ("--latency-runs",)),
+    Case("convert-profile-calibration-samples-negative",
+         lambda t, m: ["convert", "--target-file", str(_profile(t, **{"quantizer.calibration_samples": -5})),
+                       "--target", "tflite-fp32", *_out(t)], ("profile.toml", "calibration_samples")),
+    Case("convert-profile-min-agreement-7",
+         lambda t, m: ["convert", "--target-file", str(_profile(t, **{"gate.min_agreement": 7.0})),
+                       "--target", "tflite-fp32", *_out(t)], ("profile.toml", "min_agreement")),
+    Case("convert-profile-max-top1-drop-negative",
+         lambda t, m: ["convert", "--target-file", str(_profile(t, **{"gate.max_top1_drop": -1})),
+                       "--target", "tflite-fp32", *_out(t)], ("profile.toml", "max_top1_drop")),
+    Case("convert-profile-name-escapes-out",
+         lambda t, m: ["convert", "--target-file", str(_profile(t, name="../../../escaped")), "--target", "tflite-fp32",
+                       *_out(t)], ("profile.toml", "name")),
+    Case("convert-profile-name-with-slash",
+         lambda t, m: ["convert", "--target-file", str(_profile(t, name="sub/int8")), "--target", "tflite-fp32",
+                       *_out(t)], ("profile.toml", "name")),
+    # ---- convert: data
+    Case("convert-npz-10-images-5-labels", lambda t, m: ["convert", "--eval-data", str(_npz(t, labels=range(5))),
+                                                          *_out(t)], ("bad.npz", "5 labels")),
+    Case("convert-npz-labels-50-59", lambda t, m: ["convert", "--eval-data", str(_npz(t, labels=range(50, 60))),
+                                                   *_out(t)], ("bad.npz", "59")),
+    Case("convert-npz-negative-label", lambda t, m: ["convert", "--eval-data", str(_npz(t, labels=[-1] * 10)),
+                                                     *_out(t)], ("bad.npz", "-1")),
+    Case("convert-eleven-class-folders", lambda t, m: ["convert", "--eval-data", str(_eleven_classes(t)), *_out(t)],
+         ("eleven", "11 class")),
+    Case("convert-16-bit-pngs", lambda t, m: ["convert", "--calibration", str(_sixteen_bit(t)), *_out(t)],
+         ("00000.png", "16-bit")),
+    Case("convert-grayscale-then-rgb", lambda t, m: ["convert", "--calibration", str(_gray_then_rgb(t)), *_out(t)],
+         ("00001.png", "3 colour channels")),
+    Case("convert-one-corrupt-png", lambda t, m: ["convert", "--calibration", str(_one_corrupt(t)), *_out(t)],
+         ("00010.png",)),
+    Case("convert-decompression-bomb-png", lambda t, m: ["convert", "--calibration", str(_bomb_folder(t)), *_out(t)],
+         ("bomb.png", "pixels")),
+    Case("convert-fifo-calibration-npz", lambda t, m: ["convert", "--calibration", str(_fifo(t, "c.npz")), *_out(t)],
+         ("c.npz", "not a regular file"), subprocess=True),
+    # ---- convert: --out
+    Case("convert-out-under-a-file", lambda t, m: ["convert", "--out", str(_not_a_folder(t) / "out")], ("afile",)),
+    Case("convert-out-in-proc", lambda t, m: ["convert", "--out", "/proc/edge-inception-out"], ("/proc",)),
+    Case("convert-out-in-sys", lambda t, m: ["convert", "--out", "/sys/edge-inception-out"], ("/sys",)),
+    Case("convert-out-unwritable", lambda t, m: ["convert", "--out", str(_ro_folder(t) / "out")],
+         ("ro", "writ"), subprocess=True, no_root_override=True),
+    # ---- eval
+    Case("eval-reference-with-other-class-count",
+         lambda t, m: ["eval", str(m["ten"]), "--data", "sample", "--limit", "20", "--reference", str(m["five"])],
+         ("five.keras", "5 classes")),
+    Case("eval-feature-map-artifact", lambda t, m: ["eval", str(m["feature_map"]), "--data", "sample", "--limit", "20"],
+         ("feature_map.keras", "class scores")),
+    Case("eval-npz-10-images-5-labels", lambda t, m: ["eval", str(m["ten"]), "--data", str(_npz(t, labels=range(5)))],
+         ("bad.npz", "5 labels")),
+    Case("eval-npz-labels-50-59", lambda t, m: ["eval", str(m["ten"]), "--data", str(_npz(t, labels=range(50, 60)))],
+         ("bad.npz", "59")),
+    Case("eval-eleven-class-folders", lambda t, m: ["eval", str(m["ten"]), "--data", str(_eleven_classes(t))],
+         ("eleven", "11 class")),
+    Case("eval-absurd-threads", lambda t, m: ["eval", str(m["ten"]), "--data", "sample", "--threads", HUGE],
+         ("--threads",)),
+    Case("eval-absurd-batch", lambda t, m: ["eval", str(m["ten"]), "--data", "sample", "--batch", HUGE], ("--batch",)),
+    Case("eval-zero-byte-tflite", lambda t, m: ["eval", str((t / "e.tflite").touch() or t / "e.tflite"),
+                                                "--data", "sample"], ("e.tflite", "empty")),
+    Case("eval-out-in-proc", lambda t, m: ["eval", str(m["ten"]), "--data", "sample", "--out", "/proc/edge-eval"],
+         ("/proc",)),
+    Case("eval-fifo-data", lambda t, m: ["eval", str(m["ten"]), "--data", str(_fifo(t, "d.npz"))],
+         ("d.npz", "not a regular file"), subprocess=True),
+    # ---- bench
+    Case("bench-absurd-threads", lambda t, m: ["bench", str(m["ten"]), "--threads", HUGE], ("--threads",)),
+    Case("bench-absurd-runs", lambda t, m: ["bench", str(m["ten"]), "--runs", "1000000000000"], ("--runs",)),
+    Case("bench-zero-byte-onnx", lambda t, m: ["bench", str((t / "b.onnx").touch() or t / "b.onnx")],
+         ("b.onnx", "empty")),
+    Case("bench-out-under-a-file", lambda t, m: ["bench", str(m["ten"]), "--runs", "2",
+                                                 "--out", str(_not_a_folder(t) / "o")], ("afile",)),
+    Case("bench-corrupt-data-png", lambda t, m: ["bench", str(m["ten"]), "--runs", "2", "--data",
+                                                 str(_one_corrupt(t))], ("00010.png",)),
+    Case("bench-fifo-artifact", lambda t, m: ["bench", str(_fifo(t, "f.tflite"))], ("f.tflite", "not a regular file"),
+         subprocess=True),
+    # ---- gate
+    Case("gate-junit-overwrites-file", lambda t, m: ["gate", str(_gate_copy(t)), "--junit",
+                                                     str(_not_a_folder(t))], ("afile", "already exists")),
+    Case("gate-out-overwrites-file", lambda t, m: ["gate", str(_gate_copy(t)), "--out", str(_not_a_folder(t))],
+         ("afile", "already exists")),
+    Case("gate-junit-onto-the-report", lambda t, m: ["gate", str(_gate_copy(t)), "--junit", str(t / "report.json"),
+                                                     "--force"], ("report.json", "read")),
+    Case("gate-out-onto-the-report", lambda t, m: ["gate", str(_gate_copy(t)), "--out", str(t / "report.json"),
+                                                   "--force"], ("report.json", "read")),
+    Case("gate-junit-in-proc", lambda t, m: ["gate", str(_gate_copy(t)), "--junit", "/proc/gate.xml"], ("/proc",)),
+    Case("gate-junit-under-a-file", lambda t, m: ["gate", str(_gate_copy(t)), "--junit",
+                                                  str(_not_a_folder(t) / "gate.xml")], ("afile",)),
+    Case("gate-out-in-sys", lambda t, m: ["gate", str(_gate_copy(t)), "--out", "/sys/gate.json"], ("/sys",)),
+    Case("gate-zero-byte-report", lambda t, m: ["gate", str((t / "r.json").touch() or t / "r.json")], ("r.json",)),
+    Case("gate-fifo-report", lambda t, m: ["gate", str(_fifo(t, "r.json"))], ("r.json", "not a regular file"),
+         subprocess=True),
+    # ---- inspect
+    Case("inspect-malformed-json", lambda t, m: ["inspect", str((t / "m.json").write_text('{"class_name": ') and
+                                                                t / "m.json")], ("m.json", "JSON")),
+    Case("inspect-json-not-a-model", lambda t, m: ["inspect", str((t / "l.json").write_text("[1, 2]") and
+                                                                  t / "l.json")], ("l.json",)),
+    Case("inspect-zero-byte-h5", lambda t, m: ["inspect", str((t / "z.h5").touch() or t / "z.h5")], ("z.h5", "empty")),
+    Case("inspect-truncated-keras", lambda t, m: ["inspect", *_truncated_keras(t, m)[1:2]],
+         ("trunc.keras", "not a complete .keras")),
+    Case("inspect-factory-raises", lambda t, m: ["inspect", f"{m['nets']}:boom", "--input-shape", "1,28,28"],
+         ("nets.py:boom", "the factory exploded")),
+    Case("inspect-input-shape-zero-negative", lambda t, m: ["inspect", f"{m['nets']}:ok", "--input-shape", "1,0,-5"],
+         ("--input-shape",)),
+    Case("inspect-fifo-model", lambda t, m: ["inspect", str(_fifo(t, "fifo.h5"))], ("fifo.h5", "not a regular file"),
+         subprocess=True),
+    # ---- targets
+    Case("targets-name-escapes", lambda t, m: ["targets", "--target-file", str(_profile(t, name="../../x"))],
+         ("profile.toml", "name")),
+    Case("targets-calibration-samples-negative",
+         lambda t, m: ["targets", "--target-file", str(_profile(t, **{"quantizer.calibration_samples": -5}))],
+         ("profile.toml", "calibration_samples")),
+    Case("targets-min-agreement-7", lambda t, m: ["targets", "--target-file",
+                                                  str(_profile(t, **{"gate.min_agreement": 7.0}))],
+         ("profile.toml", "min_agreement")),
+    Case("targets-opset-zero", lambda t, m: ["targets", "--target-file", str(_profile(t, **{"export.opset": 0}))],
+         ("profile.toml", "opset")),
+    Case("targets-path-as-name", lambda t, m: ["targets", "../tflite-int8"], ("../tflite-int8",)),
+    Case("targets-fifo-profile", lambda t, m: ["targets", "--target-file", str(_fifo(t, "p.toml"))],
+         ("p.toml", "not a regular file"), subprocess=True),
+    # ---- models
+    Case("models-unexpected-argument", lambda t, m: ["models", "inception-mini"], ("inception-mini",)),
+    Case("models-unknown-option", lambda t, m: ["models", "--verbose"], ("--verbose",)),
+]
+
+
+def _listing(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def _run_subprocess(argv, cwd: Path, no_root_override: bool):
+    prefix = []
+    if no_root_override and os.geteuid() == 0:
+        # util-linux's setpriv: the same root, minus the capability that lets it write into a 0555 folder.
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    # The user's environment: TensorFlow's log level unset (conftest sets one for in-process runs).
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([*prefix, sys.executable, "-c", "from edge_inception.cli import entry; entry()", *argv],
+                          cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
+    return proc.returncode, proc.stderr
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_is_one_line_exit_2_nothing_written(case: Case, models, tmp_path, monkeypatch, capfd):
+    work = tmp_path / "case"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    argv = case.build(work, models)
+    before = _listing(work)
+    if case.subprocess or ALL_IN_SUBPROCESS:
+        try:
+            code, err = _run_subprocess(argv, work, case.no_root_override)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{case.id}: still running after 120 s (hangs)")
+    else:
+        capfd.readouterr()
+        code = main(argv)
+        err = capfd.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert "Traceback" not in err, err[-3000:]
+    assert code == 2, (code, err[-3000:])
+    assert len(lines) == 1, err[-3000:]
+    assert lines[0].startswith("edge-inception: error: "), lines[0]
+    for needle in case.needles:
+        assert needle in lines[0], lines[0]
+    assert _listing(work) == before, sorted(_listing(work) - before)
+
+
+def test_there_are_at_least_40_cases_across_every_command():
+    by_command: dict[str, int] = {}
+    for c in CASES:
+        by_command[c.id.split("-")[0]] = by_command.get(c.id.split("-")[0], 0) + 1
+    assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
+    assert set(by_command) == {"convert", "eval", "bench", "gate", "inspect", "targets", "models"}, by_command
