@@ -180,6 +180,8 @@ CASES = [
     Case("gate-zero-byte-report", lambda t, m: ["gate", str((t / "r.json").touch() or t / "r.json")], ("r.json",)),
     Case("gate-fifo-report", lambda t, m: ["gate", str(_fifo(t, "r.json"))], ("r.json", "not a regular file"),
          subprocess=True),
+    Case("gate-fifo-config", lambda t, m: ["gate", str(_gate_copy(t)), "--config", str(_fifo(t, "g.toml"))],
+         ("g.toml", "not a regular file"), subprocess=True),
     # ---- inspect
     Case("inspect-malformed-json", lambda t, m: ["inspect", str((t / "m.json").write_text('{"class_name": ') and
                                                                 t / "m.json")], ("m.json", "JSON")),

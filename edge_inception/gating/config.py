@@ -133,6 +133,10 @@ def parse_config(table: dict, *, path: str | Path = "<config>", prefix: str = "g
 
 
 def _read_toml(path: Path) -> dict:
+    from edge_inception._core.files import check_regular_file
+
+    if path.exists():  # a FIFO would block read_text() forever
+        check_regular_file(path, what="gate config (TOML)", allow_empty=True)
     try:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
