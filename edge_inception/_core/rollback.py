@@ -59,11 +59,15 @@ def _back_up(folder: Path, protect: Iterable) -> Path | None:
         return None
     backup = folder / f"{BACKUP_PREFIX}{os.getpid()}"
     backup.mkdir(exist_ok=True)
-    for f in files:
-        try:
-            os.link(f, backup / f.name)  # same inode: costs nothing, survives the artifact's os.replace
-        except OSError:
-            shutil.copy2(f, backup / f.name)
+    try:
+        for f in files:
+            try:
+                os.link(f, backup / f.name)  # same inode: costs nothing, survives the artifact's os.replace
+            except OSError:
+                shutil.copy2(f, backup / f.name)
+    except BaseException:  # Ctrl-C before the run even started: leave no backup folder
+        shutil.rmtree(backup, ignore_errors=True)
+        raise
     return backup
 
 
