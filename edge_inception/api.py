@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from pathlib import Path
 
 from edge_inception import __version__
@@ -42,6 +43,7 @@ def convert(
     compare_ptq: bool = False,
     device: str | list | None = None,
     accept_new_host_key: bool = False,
+    trust_remote_code: bool = False,
 ) -> dict:
     """Convert ``model`` (a zoo name or a path; default the shipped inception-mini) to each target,
     verify every artifact, measure it against its float reference and write ``out/report.json``.
@@ -51,6 +53,8 @@ def convert(
     predictions to the loss; None means yes); ``compare_ptq`` also builds and evaluates the PTQ
     artifact of each int8 target (``row["ptq"]``). ``device`` (one or more URLs or declared names, see
     edge_inception.devices): each target is measured there too, after here (``row["devices"][name]``).
+    ``trust_remote_code`` lets code inside the model file run while it loads (refused by default;
+    docs/security.md). If the run fails or is interrupted, ``out`` is left as it was before it.
     The keywords are grouped and range-checked as ``edge_inception.options.ConvertOptions``;
     ``run_convert`` takes that object."""
     keywords = {k: v for k, v in locals().items() if k != "model"}
@@ -58,8 +62,10 @@ def convert(
 
 
 def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
+    from edge_inception._core.names import inside
+    from edge_inception._core.outputs import check_output_dir
     from edge_inception.data.calibration import CalibrationSet
-    from edge_inception.data.readers import open_source
+    from edge_inception.data.readers import check_labels, open_source
     from edge_inception.formats import artifact_files, artifact_path
     from edge_inception.models.loader import load_model
     from edge_inception.qat import check_options
@@ -67,6 +73,7 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
 
     resolved = resolve_targets(opts.targets, target_files=opts.target_files)  # validated before any work
     qat_settings = check_options(opts.qat, targets=resolved)
+    check_output_dir(opts.output.out)  # before any work: a folder that cannot be written is found now
     devices = []
     if opts.device.device:  # reached before any work: an unreachable device is exit 2 now, not after converting
         from edge_inception.devices.measure import prepare_devices
@@ -74,7 +81,7 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
         devices = prepare_devices(list(opts.device.device), accept_new_host_key=opts.device.accept_new_host_key)
     m, d = opts.model, opts.data
     lm = load_model(model, framework=m.framework, preprocessing=m.preprocessing, weights=m.weights,
-                    input_shape=m.input_shape)
+                    input_shape=m.input_shape, trust_remote_code=m.trust_remote_code)
     out = Path(opts.output.out)
     stem = lm.spec.name
     refs = {t.float_reference for t in resolved if t.float_reference}
@@ -83,6 +90,8 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
     if opts.qat.compare_ptq:  # the PTQ artifact beside the QAT one
         planned |= {f"{t.name}:ptq": artifact_path(out, f"{stem}.{t.name}.ptq", t.format)
                     for t in resolved if t.is_quantized}
+    for path in planned.values():
+        inside(out, path)  # target names are identifiers; this also catches a symlink out of --out
     report_path = out / "report.json"
     views = [out / "report.md", out / "report.html"]
     existing = [f for p in [*planned.values(), report_path, *views] for f in artifact_files(p) if f.exists()]
@@ -108,28 +117,33 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
     default_eval = "sample:evaluation" if from_zoo and not lm.random_weights else None
     eval_ref = d.eval_data if d.eval_data is not None else default_eval
     eval_src = open_source(eval_ref, lm.spec, split="test", labelled=True, limit=d.eval_limit) if eval_ref else None
+    check_labels(eval_src, lm.classes)
     qat = None
     if qat_settings is not None:  # once per run, before any target; nothing is written until it is done
         from edge_inception.qat import train_qat
 
         train_src = open_source(opts.qat.train_data, lm.spec, split="train", labelled=True,
                                 limit=opts.qat.train_limit)
+        check_labels(train_src, lm.classes)
         qat = train_qat(lm, train=train_src, calibration=calib, settings=qat_settings, targets=resolved)
 
-    out.mkdir(parents=True, exist_ok=True)
-    ctx = _Context(lm, out, planned, opts.measure, calib, eval_src, qat=qat, compare_ptq=opts.qat.compare_ptq)
-    rows = [ctx.run_target(t) for t in resolved]
-    report = _report(lm, ctx, rows)
-    if devices:
-        from edge_inception.devices.measure import measure_rows
-
-        report["devices"] = measure_rows(rows, devices, threads=opts.measure.threads,
-                                         runs=opts.measure.latency_runs)
+    from edge_inception._core.rollback import rollback_on_failure
     from edge_inception.report.schema import write_report
     from edge_inception.report.views import write_views
 
-    write_report(report, report_path)  # validated against the report schema, then written atomically
-    views = write_views(report, out)  # report.md (CI step summaries) and report.html, rendered from the JSON
+    # Bad input found mid-run, Ctrl-C or a crash: out is put back as it was (what --force replaced too).
+    with rollback_on_failure(out, protect=existing):
+        out.mkdir(parents=True, exist_ok=True)
+        ctx = _Context(lm, out, planned, opts.measure, calib, eval_src, qat=qat, compare_ptq=opts.qat.compare_ptq)
+        rows = [ctx.run_target(t) for t in resolved]
+        report = _report(lm, ctx, rows)
+        if devices:
+            from edge_inception.devices.measure import measure_rows
+
+            report["devices"] = measure_rows(rows, devices, threads=opts.measure.threads,
+                                             runs=opts.measure.latency_runs)
+        write_report(report, report_path)  # validated against the report schema, then written atomically
+        views = write_views(report, out)  # report.md (CI step summaries) and report.html, rendered from the JSON
     report["path"] = str(report_path)
     report["views"] = {k: str(v) for k, v in views.items()}
     return report
@@ -148,6 +162,7 @@ class _Context:
         self._source_session = None
 
     def _build(self, target, *, ptq: bool = False) -> dict:
+        from edge_inception._core.interrupt import run_interruptible
         from edge_inception._core.progress import progress
         from edge_inception.exporters import export
         from edge_inception.formats import embed_spec
@@ -158,9 +173,11 @@ class _Context:
         with progress(f"{target.name}: converting" + (" (PTQ, for comparison)" if ptq else "")):
             if target.is_quantized:  # the QAT model is a source of its own kind; --compare-ptq quantizes the float one
                 source = self.qat if self.qat is not None and not ptq else self.lm
-                info = quantize(source, dest, target=target, calibration=self.calib)
+                work = functools.partial(quantize, source, dest, target=target, calibration=self.calib)
             else:
-                info = export(self.lm, dest, target=target)
+                work = functools.partial(export, self.lm, dest, target=target)
+            # Native converters hold their thread for a minute: in a worker, Ctrl-C still stops the run.
+            info = run_interruptible(work)
         embed_spec(dest, target.format, self.lm.spec)
         violations = validate(dest, target)
         return {"artifact": dest, "info": info, "violations": violations}

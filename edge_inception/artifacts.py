@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edge_inception._core.errors import InputError
+from edge_inception._core.files import check_regular_file
 from edge_inception.formats import embed_spec, spec_from_json  # noqa: F401 - part of this module's API
 from edge_inception.formats.tflite import embed_tflite_spec, read_tflite_spec  # noqa: F401 - ditto
 from edge_inception.models.spec import ModelSpec, Preprocessing, inferred_spec  # noqa: F401 - ditto
@@ -39,6 +40,7 @@ def open_artifact(path: str | Path, *, runtime: str | None = None, preprocessing
     path = Path(path)
     if not path.exists():
         raise InputError(path, "does not exist", fix="pass a model file made by `edge-inception convert`")
+    check_regular_file(path, what="model file", allow_dir=True)  # a FIFO would block; an empty file misleads
     matches = [rt for rt in list_runtimes() if rt.accepts(path)]
     if runtime is not None:
         rt = get_runtime(runtime)

@@ -21,6 +21,7 @@ import numpy as np
 
 from edge_inception import __version__
 from edge_inception._core.errors import InputError, UsageError
+from edge_inception._core.trust import scoped
 
 
 def _reference(ref: str | Path, *, framework: str, preprocessing: str | None, threads: int):
@@ -93,10 +94,12 @@ def _base_row(art) -> dict:
 
 
 def _check_out(out, force: bool, stem: str) -> None:
-    """Before any work: refuse an --out that is a file, or a report there without --force."""
+    """Before any work: refuse an --out that is a file or cannot be written, or a report there without --force."""
     if out is None:
         return
-    out = Path(out)
+    from edge_inception._core.outputs import check_output_dir
+
+    out = Path(check_output_dir(out))
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder", fix="choose another --out")
     for p in (out / f"{stem}.json", out / f"{stem}.md", out / f"{stem}.html"):
@@ -107,21 +110,32 @@ def _check_out(out, force: bool, stem: str) -> None:
 def _write(report: dict, out, force: bool, stem: str) -> dict:
     if out is None:
         return report
+    from edge_inception._core.rollback import rollback_on_failure
     from edge_inception.report.schema import write_report
+    from edge_inception.report.views import write_views
 
     _check_out(out, force, stem)
     out = Path(out)
     path = out / f"{stem}.json"
-    out.mkdir(parents=True, exist_ok=True)
-    write_report(report, path)  # validated against the report schema, then written atomically
-    report["path"] = str(path)
-    from edge_inception.report.views import write_views
-
-    views = write_views(report, out, stem=stem)
+    with rollback_on_failure(out, protect=[out / f"{stem}{ext}" for ext in (".json", ".md", ".html")]):
+        out.mkdir(parents=True, exist_ok=True)
+        write_report(report, path)  # validated against the report schema, then written atomically
+        report["path"] = str(path)
+        views = write_views(report, out, stem=stem)
     report["views"] = {k: str(v) for k, v in views.items()}
     return report
 
 
+def _classes(session, spec, where) -> int:
+    """Run one blank image: the width of the (N, classes) output, or InputError for anything else."""
+    y = np.asarray(session.run(spec.model_input(np.zeros((1, *spec.input_shape), np.uint8))))
+    if y.ndim != 2:
+        raise InputError(where, f"gives output of shape {y.shape}, not class scores (N, classes): a feature map?",
+                         fix="evaluate classifiers: the model must end with its classifier")
+    return int(y.shape[1])
+
+
+@scoped
 def evaluate(
     artifacts,
     *,
@@ -137,18 +151,20 @@ def evaluate(
     force: bool = False,
     device=None,
     accept_new_host_key: bool = False,
+    trust_remote_code: bool = False,
 ) -> dict:
     """Top-1/top-5 of each artifact on labelled ``data``; with ``reference`` (an artifact or a zoo model),
     the change against it with a paired 95% interval, agreement, SQNR and cosine. Unlabelled data needs
     a reference (fidelity only). Data is streamed in batches. ``device`` (a URL or declared name, see
     edge_inception.devices): the artifacts run there, the reference here, and each row gets an output
-    check against this machine's run of the same artifact."""
-    from edge_inception.data.readers import open_source
+    check against this machine's run of the same artifact. ``trust_remote_code``: let code inside a
+    Keras or .pt2 model file run while it loads (refused by default)."""
+    from edge_inception._core.limits import check_ranges
+    from edge_inception.data.readers import check_labels, open_source
     from edge_inception.evaluation.accuracy import REFERENCE, stream_scores
     from edge_inception.runtimes import get_runtime
 
-    if threads < 1 or batch_size < 1:
-        raise UsageError("--threads and --batch must be at least 1")
+    check_ranges(threads=threads, batch_size=batch_size, limit=limit)
     _check_out(out, force, "eval")
     arts = _open_all(artifacts, preprocessing=preprocessing, runtime=runtime)
     ref = None
@@ -159,6 +175,17 @@ def evaluate(
     if not src.labelled and ref is None:
         raise InputError(data, "has no labels and no --reference was given",
                          fix="give labelled data (one sub-folder per class) or --reference FLOAT_MODEL for fidelity")
+    # Class counts before any work: a reference or labels the artifact cannot match would only show up
+    # as a broadcast error, or as a silently wrong top-1. Counted on sessions here, also for a device run.
+    local = {a.label: (get_runtime(a.runtime).load(a.path, threads=threads), a.spec) for a in arts}
+    classes = {a.label: _classes(local[a.label][0], a.spec, a.path) for a in arts}
+    first = arts[0]
+    for a in arts[1:] + ([None] if ref else []):
+        n = _classes(ref[0], ref[1], reference) if a is None else classes[a.label]
+        if n != classes[first.label]:
+            raise InputError(reference if a is None else a.path, f"gives {n} classes but {first.label} gives "
+                             f"{classes[first.label]}", fix="compare a model with its own float reference")
+    check_labels(src, classes[first.label], model=first.label)
     dev_parts = section = None
     if device is not None:
         from edge_inception.devices import resolve_device
@@ -168,13 +195,12 @@ def evaluate(
         summaries, fingerprint, dev_parts, section = eval_on_device(dev, arts, src, reference=ref, threads=threads,
                                                                      batch_size=batch_size)
     else:
-        candidates = {a.label: (get_runtime(a.runtime).load(a.path, threads=threads), a.spec) for a in arts}
-        summaries, fingerprint = stream_scores(candidates, src, reference=(ref[0], ref[1]) if ref else None,
+        summaries, fingerprint = stream_scores(local, src, reference=(ref[0], ref[1]) if ref else None,
                                                batch_size=batch_size, description="evaluating")
     rows = []
     for a in arts:
         row = _base_row(a)
-        row.update(dev_parts[a.label] if dev_parts else {"engine": candidates[a.label][0].facts})
+        row.update(dev_parts[a.label] if dev_parts else {"engine": local[a.label][0].facts})
         if ref:
             row["reference"] = ref[2]
             if "size_bytes" in ref[2]:
@@ -194,6 +220,7 @@ def evaluate(
     return _write(report, out, force, "eval")
 
 
+@scoped
 def benchmark(
     artifacts,
     *,
@@ -214,6 +241,7 @@ def benchmark(
     device=None,
     native: bool = False,
     accept_new_host_key: bool = False,
+    trust_remote_code: bool = False,
 ) -> dict:
     """Latency of each artifact: warm-up, then timed runs until the median is known to ±``precision``
     (or ``runs`` exactly); p50/p90/p99/mean/std, throughput at ``batch``, load + first-inference time,
@@ -221,12 +249,11 @@ def benchmark(
     ratio is reported pair by pair. ``device`` (a URL or declared name, see edge_inception.devices):
     timed there by the on-device runner, the statistics computed here alike; ``native`` adds the
     engine's own benchmark tool there as a cross-check."""
+    from edge_inception._core.limits import check_ranges
     from edge_inception.evaluation.latency import StopRule
 
-    if threads < 1 or batch < 1 or (runs is not None and runs < 1) or warmup < 0:
-        raise UsageError("--threads, --batch and --runs must be at least 1")
-    if not 0 < precision < 1:
-        raise UsageError("--precision must be between 0 and 1, e.g. 0.01 for ±1%")
+    check_ranges(threads=threads, batch=batch, runs=runs, warmup=warmup, min_time=min_time, max_time=max_time,
+                 precision=precision)
     _check_out(out, force, "bench")
     arts = _open_all(artifacts, preprocessing=preprocessing, runtime=runtime)
     rule = StopRule(precision=precision, min_time_s=min_time, max_time_s=max(max_time, min_time))

@@ -5,7 +5,8 @@
 
 ``edge_inception.convert`` keeps its keyword-only signature as the front; the CLI passes its flags by
 the same names; each stage receives only its group (as ONNX Runtime's StaticQuantConfig mirrors
-quantize_static's keywords). A value out of range is a UsageError naming the option.
+quantize_static's keywords). A value out of range is a UsageError naming the option; the ranges live
+in one table, edge_inception/_core/limits.py, which eval and bench use too.
 """
 
 from __future__ import annotations
@@ -15,17 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from edge_inception._core.errors import UsageError
-
-MAX_THREADS = 1024  # more than any machine here has cores; a typo like 20000 is refused before any work
-
-
-def _at_least(name: str, value, low: int | float, *, high: int | float | None = None) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < low or (
-            high is not None and value > high):
-        span = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise UsageError(f"--{name.replace('_', '-')} must be {span}, not {value!r}")
+from edge_inception._core.limits import check_input_shape, check_ranges
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,14 +25,12 @@ class ModelOptions:
     preprocessing: str | None = None             # unit | inception | imagenet | raw
     weights: str | Path | None = None            # PyTorch state_dict for a factory
     input_shape: tuple[int, ...] | None = None   # C,H,W (or H,W,C) where it cannot be inferred
+    trust_remote_code: bool = False              # let code inside the model file run (docs/security.md)
 
     def __post_init__(self) -> None:
         if self.framework not in ("keras", "torch"):
             raise UsageError(f"unknown --framework '{self.framework}'", fix="use keras or torch")
-        if self.input_shape is not None and (len(self.input_shape) != 3 or any(
-                not isinstance(d, int) or d < 1 for d in self.input_shape)):
-            raise UsageError(f"--input-shape {','.join(map(str, self.input_shape))} is not an image shape",
-                             fix="write three positive sizes, C,H,W, e.g. 3,299,299")
+        check_input_shape(self.input_shape)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,8 +41,7 @@ class DataOptions:
     eval_limit: int | None = None
 
     def __post_init__(self) -> None:
-        _at_least("calibration_samples", self.calibration_samples, 1)
-        _at_least("eval_limit", self.eval_limit, 1)
+        check_ranges(calibration_samples=self.calibration_samples, eval_limit=self.eval_limit)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,8 +50,7 @@ class MeasureOptions:
     latency_runs: int = 50
 
     def __post_init__(self) -> None:
-        _at_least("threads", self.threads, 1, high=MAX_THREADS)
-        _at_least("latency_runs", self.latency_runs, 1)
+        check_ranges(threads=self.threads, latency_runs=self.latency_runs)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,10 +73,7 @@ class QatOptions:
         if self.method not in ("ptq", "qat"):
             raise UsageError(f"unknown --method '{self.method}'",
                              fix="use ptq (post-training) or qat (quantization-aware training)")
-        _at_least("epochs", self.epochs, 1)
-        _at_least("train_limit", self.train_limit, 1)
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise UsageError(f"--learning-rate must be positive, not {self.learning_rate}")
+        check_ranges(epochs=self.epochs, train_limit=self.train_limit, learning_rate=self.learning_rate)
 
 
 @dataclass(frozen=True, kw_only=True)

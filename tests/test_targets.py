@@ -79,5 +79,5 @@ def test_values_out_of_range_or_of_the_wrong_type_are_refused(tmp_path, body, na
 def test_a_profile_name_is_an_identifier_not_a_path(tmp_path):
     p = tmp_path / "escaped.toml"
     p.write_text('name = "../../../tmp/x/escaped"\nformat = "tflite"\nprecision = "float32"\nruntime = "litert"\n')
-    with pytest.raises(InputError, match="is not a name"):
+    with pytest.raises(InputError, match="is not a plain identifier"):
         load_target_file(p)

@@ -1,5 +1,6 @@
 """Atomic file writes: a temporary file in the same folder, then a rename, so no reader ever sees a
-half-written artifact and an interrupted run leaves nothing behind.
+half-written artifact and an interrupted run leaves nothing behind. The rename is a commit (see
+interrupt.py): a worker abandoned by Ctrl-C can no longer make a file appear.
 
     atomic_write_text(out / "report.json", text)
     with atomic_path(out / "model.tflite") as tmp:   # a library writes tmp; renamed on success
@@ -19,6 +20,9 @@ from pathlib import Path
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; rename it onto ``dest`` only if the block succeeds."""
+    from edge_inception._core.interrupt import check_not_cancelled, commit
+
+    check_not_cancelled()
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix or dest.suffix, dir=dest.parent)
@@ -28,7 +32,8 @@ def atomic_path(dest: str | os.PathLike, *, suffix: str | None = None) -> Iterat
         yield tmp_path
         if tmp_path.is_file():
             os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the user's usual mode
-        os.replace(tmp_path, dest)
+        with commit():
+            os.replace(tmp_path, dest)
     finally:
         if tmp_path.exists():
             if tmp_path.is_dir():

@@ -15,6 +15,10 @@ json_out = click.option("--json", "as_json", is_flag=True, help="Print JSON inst
 preprocessing = click.option("--preprocessing", type=click.Choice(["unit", "inception", "imagenet", "raw"]),
                              help="Pixel scaling the model expects: unit [0,1], inception [-1,1], imagenet mean/std, "
                              "raw 0-255. Artifacts made by edge-inception carry theirs; this overrides it.")
+trust_remote_code = click.option(
+    "--trust-remote-code", is_flag=True,
+    help="Let code inside the model file run while it loads (a Keras Lambda layer or custom class, a .pt2's "
+    "pickled objects). Off by default, and such files are refused: use it only for files whose author you trust.")
 runtime = click.option("--runtime", type=click.Choice(["litert", "onnxruntime", "openvino", "keras", "torch"]),
                        help="Insist on one runtime (default: chosen from the file).")
 

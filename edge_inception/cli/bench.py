@@ -44,9 +44,10 @@ Examples:
 @_options.threads
 @click.option("--out", type=click.Path(file_okay=False), help="Write bench.json, bench.md and bench.html here.")
 @_options.force
+@_options.trust_remote_code
 @_options.json_out
 def command(artifacts, reference, batch, runs, min_time, max_time, precision, warmup, data, device, native,
-            accept_new_host_key, preprocessing, runtime, framework, threads, out, force, as_json):
+            accept_new_host_key, preprocessing, runtime, framework, threads, out, force, trust_remote_code, as_json):
     """Warm up, then time each ARTIFACT until its median latency is known to --precision: p50, p90, p99,
     mean and std per inference, throughput at --batch, load + first-inference time, process memory and
     file size. Threads are pinned for every runtime alike.
@@ -63,7 +64,8 @@ def command(artifacts, reference, batch, runs, min_time, max_time, precision, wa
     report = benchmark(list(artifacts), reference=reference, framework=framework, threads=threads, batch=batch,
                        runs=runs, min_time=min_time, max_time=max_time, precision=precision, warmup=warmup,
                        data=data, preprocessing=preprocessing, runtime=runtime, out=out, force=force,
-                       device=device, native=native, accept_new_host_key=accept_new_host_key)
+                       device=device, native=native, accept_new_host_key=accept_new_host_key,
+                       trust_remote_code=trust_remote_code)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

@@ -74,6 +74,7 @@ Examples:
 @_options.threads
 @_options.out
 @_options.force
+@_options.trust_remote_code
 @_options.json_out
 def command(model, run_gate_after, baseline, gate_config, junit, as_json, **options):
     """Convert MODEL (default: the shipped inception-mini) to each --target, check every artifact
@@ -86,6 +87,10 @@ def command(model, run_gate_after, baseline, gate_config, junit, as_json, **opti
 
     if not run_gate_after and (baseline or gate_config or junit):
         raise click.UsageError("--baseline, --gate-config and --junit apply with --gate")
+    if junit:  # before the conversion, not after it: an existing file is not overwritten without --force
+        from edge_inception._core.outputs import check_output_file
+
+        check_output_file(junit, force=options["force"], inputs=[baseline, gate_config], flag="--junit")
     # The flags are named like convert()'s keywords, so they pass straight through (edge_inception/options.py).
     report = convert(model, **{**options, "target_files": list(options["target_files"]),
                                "device": list(options["device"])})
@@ -106,7 +111,8 @@ def command(model, run_gate_after, baseline, gate_config, junit, as_json, **opti
         # A failed target is itself a regression for the gate, so its verdict covers both. With --json the
         # gate's table goes to stderr, keeping stdout one JSON document.
         with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-            result = run_gate(report["path"], baseline=baseline, config=gate_config, junit=junit)
+            result = run_gate(report["path"], baseline=baseline, config=gate_config, junit=junit,
+                              force=options["force"])
         raise SystemExit(result["exit_code"])
     if report["status"] != "ok":
         raise SystemExit(1)

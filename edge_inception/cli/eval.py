@@ -36,9 +36,10 @@ Examples:
 @_options.threads
 @click.option("--out", type=click.Path(file_okay=False), help="Write eval.json, eval.md and eval.html here.")
 @_options.force
+@_options.trust_remote_code
 @_options.json_out
 def command(artifacts, data, reference, limit, batch_size, device, accept_new_host_key, preprocessing, runtime,
-            framework, threads, out, force, as_json):
+            framework, threads, out, force, trust_remote_code, as_json):
     """Top-1 and top-5 of each ARTIFACT on --data; against --reference, the top-1 change with a paired
     bootstrap 95% interval and an exact McNemar p-value, top-1 agreement, SQNR and cosine similarity.
 
@@ -49,7 +50,8 @@ def command(artifacts, data, reference, limit, batch_size, device, accept_new_ho
 
     report = evaluate(list(artifacts), data=data, reference=reference, framework=framework, limit=limit,
                       batch_size=batch_size, threads=threads, preprocessing=preprocessing, runtime=runtime,
-                      out=out, force=force, device=device, accept_new_host_key=accept_new_host_key)
+                      out=out, force=force, device=device, accept_new_host_key=accept_new_host_key,
+                      trust_remote_code=trust_remote_code)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

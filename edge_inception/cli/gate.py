@@ -32,8 +32,9 @@ Thresholds: [gate] in ./edge-inception.toml or [tool.edge-inception.gate] in ./p
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of the table.")
 @click.option("--update-baseline", is_flag=True, help="Write REPORT as the new --baseline (atomically) when the "
               "gate passes; a missing baseline file is created.")
-@click.option("--force", is_flag=True, help="With --update-baseline: write it even when the gate fails, or when "
-              "the old baseline is of another model or data.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --junit or --out file; with --update-baseline, "
+              "write it even when the gate fails, or when the old baseline is of another model or data. Never "
+              "writes onto the report, baseline or config being read.")
 def command(report, baseline, config, strict, junit, out, as_json, update_baseline, force):
     """Check REPORT (a report.json, or the folder holding it) against the thresholds and, with --baseline,
     against a stored report. A regression counts only when the 95% interval of the change lies beyond

@@ -27,8 +27,9 @@ Examples:
 @click.option("--input-shape", callback=_options.parse_shape,
               help="Input shape C,H,W where it cannot be inferred (PyTorch factories).")
 @_options.framework
+@_options.trust_remote_code
 @_options.json_out
-def command(model, show_layers, weights, input_shape, framework, as_json):
+def command(model, show_layers, weights, input_shape, framework, trust_remote_code, as_json):
     """Show MODEL's Inception modules (found from the graph: a fork whose branches re-join in a
     concatenation), each branch's share of the module's multiply-accumulates, what each 1x1 reduction
     saves, and totals; with --layers every layer's output shape, parameters and MACs.
@@ -37,7 +38,8 @@ def command(model, show_layers, weights, input_shape, framework, as_json):
     model whose branches cannot be joined is named branch by branch (exit code 2)."""
     from edge_inception.inspect import inspect_model
 
-    report = inspect_model(model, framework=framework, input_shape=input_shape, weights=weights)
+    report = inspect_model(model, framework=framework, input_shape=input_shape, weights=weights,
+                           trust_remote_code=trust_remote_code)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

@@ -4,6 +4,8 @@
     converter.representative_dataset = calib.tflite_representative_dataset   # TFLite converter
 
 Images stream from the source a batch at a time and are preprocessed exactly as for evaluation.
+Image files are decoded once up front (and dropped): a file that cannot be decoded is bad input,
+named before any conversion, not an exception inside a converter that reports a failed target.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from edge_inception.data.readers import ImageSource
+from edge_inception.data.readers import FolderSource, ImageSource
 from edge_inception.models.spec import ModelSpec
 
 
@@ -22,6 +24,9 @@ class CalibrationSet:
         self.spec = spec
         self.samples = min(samples or len(source), len(source))
         self.batch_size = batch_size
+        if isinstance(source, FolderSource):
+            for _ in self.float_batches():  # decode every calibration image once; raises InputError naming it
+                pass
 
     def __len__(self) -> int:
         return self.samples

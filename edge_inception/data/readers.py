@@ -7,6 +7,10 @@
 
 Every source yields uint8 NHWC batches already resized to the model's input; the float transform
 comes from ModelSpec.preprocessing, so float and int8 models always see the same tensors.
+
+Images are untrusted input too: every file of a folder is checked when it is opened (header, pixel
+count, bit depth, channels, PNG checksums), so a bad one is named before any conversion work, and
+``check_labels(src, classes)`` refuses labels the model cannot give.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_inception._core.errors import InputError
+from edge_inception._core.files import check_regular_file
 from edge_inception._core.shipped import shipped_dir
 from edge_inception.models.spec import ModelSpec
 
@@ -29,6 +34,7 @@ FASHION_MNIST_LABELS = (
 )
 SAMPLE_FILE = shipped_dir("calibration") / "fashion_mnist_sample.npz"  # see calibration/README.md
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb threshold (Image.MAX_IMAGE_PIXELS)
 
 
 class ImageSource:
@@ -109,6 +115,7 @@ def open_source(
         path = Path(ref_s)
         if not path.exists():
             raise InputError(path, "does not exist", fix="pass an image folder, a .npz file or 'fashion-mnist'")
+        check_regular_file(path, what="image folder or .npz file", allow_dir=True)
         if path.is_file() and path.suffix == ".npz":
             src = _open_npz(path, spec)
         elif path.is_dir():
@@ -159,13 +166,22 @@ def _open_npz(path: Path, spec: ModelSpec) -> ArraySource:
                 raise InputError(path, f"has no 'images' array (found: {', '.join(z.files) or 'none'})",
                                  fix="save uint8 images as np.savez(path, images=..., labels=...)")
             images = z["images"]
-            labels = z["labels"].astype(np.int64) if "labels" in z else None
-    except (OSError, ValueError) as e:
-        raise InputError(path, f"cannot be read as .npz ({e})", fix="write it with numpy.savez") from None
+            labels = z.get("labels")
+    except (OSError, ValueError, EOFError) as e:
+        raise InputError(path, f"cannot be read as .npz ({' '.join(str(e).split())[:160]})",
+                         fix="write it with numpy.savez") from None
     if images.dtype != np.uint8:
         raise InputError(path, f"'images' is {images.dtype}, expected uint8 pixels", fix="store raw 0-255 pixels")
-    if len(images) == 0:
+    if images.ndim == 0 or len(images) == 0:
         raise InputError(path, "holds no images", fix="add images to the 'images' array")
+    if labels is not None:
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise InputError(path, f"'labels' is a {labels.dtype} array of shape {labels.shape}, not one integer "
+                             "class index per image", fix="save labels as a 1-D integer array")
+        if len(labels) != len(images):
+            raise InputError(path, f"holds {len(images)} images but {len(labels)} labels",
+                             fix="save exactly one label per image")
+        labels = labels.astype(np.int64)
     return ArraySource(str(path), _fit_arrays(images, spec, path), labels)
 
 
@@ -189,29 +205,92 @@ def _open_folder(path: Path, spec: ModelSpec, *, labelled: bool) -> FolderSource
     elif labelled:
         raise InputError(path, "has images outside class sub-folders, so they carry no labels",
                          fix="put labelled images in one sub-folder per class")
-    # Check the first image now so a wrong channel count fails before any conversion work.
+    # Every file's header (and a PNG's checksums) now, so a bad image is named before any conversion
+    # work; the first is decoded too, as evaluation will.
+    for f in files:
+        _check_image(f, spec)
     _read_image(files[0], spec)
     return FolderSource(str(path), files, labels, spec, tuple(class_dirs))
 
 
+_IMAGE_ERRORS = (OSError, SyntaxError, ValueError, EOFError)  # PIL reports broken chunks as SyntaxError
+
+
+def _bad_image(path: Path, e: BaseException) -> InputError:
+    why = " ".join(str(e).split())[:120]
+    return InputError(path, f"is not a readable image ({type(e).__name__}{': ' + why if why else ''})",
+                      fix="remove it or replace it with a valid JPEG/PNG")
+
+
+def _check_mode(path: Path, im, spec: ModelSpec) -> None:
+    w, h = im.size
+    if w * h > MAX_PIXELS:
+        raise InputError(path, f"claims {w} x {h} pixels (more than {MAX_PIXELS:,}): a decompression bomb, not a photo",
+                         fix="remove it, or downscale it before use")
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F") or "16" in im.mode:
+        raise InputError(path, f"is a {16 if '16' in im.mode else 32}-bit image ({im.mode}); edge-inception reads "
+                         "8-bit pixels and would clip it", fix="convert it to 8 bits per channel")
+    channels = len(im.getbands()) - ("A" in im.getbands())
+    if spec.channels == 1 and channels != 1 and im.mode != "P":
+        raise InputError(path, f"has {channels} colour channels but the model takes 1 (grayscale)",
+                         fix="convert the images to grayscale, or use a model with 3 input channels")
+
+
+def _check_image(path: Path, spec: ModelSpec) -> None:
+    """Header-only checks (cheap): readable, not a bomb, 8-bit, channels; a PNG's chunk checksums."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                _check_mode(path, im, spec)
+                if im.format == "PNG":
+                    im.verify()  # every chunk's CRC, to the end: a truncated or damaged file fails here
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise InputError(path, f"is too large to decode safely ({' '.join(str(e).split())[:100]})",
+                         fix="remove it, or downscale it before use") from None
+    except _IMAGE_ERRORS as e:
+        raise _bad_image(path, e) from None
+
+
 def _read_image(path: Path, spec: ModelSpec) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as im:
+            _check_mode(path, im, spec)
             im.load()
-            channels = len(im.getbands()) - ("A" in im.getbands())
-            if spec.channels == 1 and channels != 1:
-                raise InputError(path, f"has {channels} colour channels but the model takes 1 (grayscale)",
-                                 fix="convert the images to grayscale, or use a model with 3 input channels")
             im = im.convert("L" if spec.channels == 1 else "RGB")
             if im.size != (spec.width, spec.height):
                 im = im.resize((spec.width, spec.height), Image.Resampling.BILINEAR)
             arr = np.asarray(im, np.uint8)
-    except (UnidentifiedImageError, OSError) as e:
-        raise InputError(path, f"is not a readable image ({e.__class__.__name__})",
-                         fix="remove it or replace it with a valid JPEG/PNG") from None
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, *_IMAGE_ERRORS) as e:
+        raise _bad_image(path, e) from None
     return arr.reshape(spec.height, spec.width, spec.channels)
+
+
+def check_labels(src: ImageSource | None, classes: int | None, *, model: str = "the model") -> None:
+    """Labels a model with ``classes`` outputs can give: 0 .. classes-1. A folder with more class
+    sub-folders than that, or a label outside the range, is refused before any work (it would be
+    counted wrong every time, silently)."""
+    if src is None or classes is None or src.labels is None or len(src.labels) == 0:
+        return
+    names = getattr(src, "class_names", ())
+    if names and len(names) > classes:
+        raise InputError(src.name, f"has {len(names)} class folders but {model} gives {classes} classes",
+                         fix=f"keep at most {classes} class sub-folders, named by the model's labels or "
+                             f"0-{classes - 1}")
+    low, high = int(np.min(src.labels)), int(np.max(src.labels))
+    if low < 0 or high >= classes:
+        raise InputError(src.name, f"has labels from {low} to {high} but {model} gives {classes} classes "
+                         f"(labels 0 to {classes - 1})", fix="use class indices the model was trained with")
 
 
 def _fit_arrays(images: np.ndarray, spec: ModelSpec, origin) -> np.ndarray:

@@ -27,7 +27,8 @@ from edge_inception.gating.config import GateConfig, load_config, recorded_thres
 RESULT_SCHEMA_VERSION = "1.0"
 VERDICTS = ("fail", "warn", "improved", "pass", "skipped")
 
-__all__ = ["gate", "run_gate", "update_baseline", "load_config", "GateConfig", "RESULT_SCHEMA_VERSION"]
+__all__ = ["gate", "run_gate", "check_outputs", "update_baseline", "load_config", "GateConfig",
+           "RESULT_SCHEMA_VERSION"]
 
 
 def gate(report: dict | str | Path, *, baseline: dict | str | Path | None = None,
@@ -175,19 +176,34 @@ def update_baseline(report: dict | str | Path, dest: str | Path, *, result: dict
     return dest
 
 
+def check_outputs(report, *, baseline=None, config=None, junit=None, out=None, force: bool = False) -> None:
+    """Before gating: --junit and --out never replace an existing file without ``force``, never one of
+    the files the gate reads (not even with ``force``), never each other, and can be written."""
+    from edge_inception._core.errors import UsageError
+    from edge_inception._core.outputs import check_output_file
+
+    inputs = [report, baseline, config]
+    if junit and out and Path(junit).resolve() == Path(out).resolve():
+        raise UsageError(f"--junit and --out are the same file ({junit})", fix="give them different names")
+    for flag, path in (("--junit", junit), ("--out", out)):
+        if path:
+            check_output_file(path, force=force, inputs=inputs, flag=flag)
+
+
 def run_gate(report: dict | str | Path, *, baseline: str | Path | None = None,
              config: str | Path | dict | GateConfig | None = None, strict: bool = False,
              junit: str | Path | None = None, out: str | Path | None = None, as_json: bool = False,
              update: bool = False, force: bool = False, step_summary: bool = True) -> dict:
     """What `edge-inception gate` (and `convert --gate`) does: gate, write every output asked for, and with
-    ``update`` refresh the baseline file. Returns the result; its "exit_code" is what the command exits with."""
+    ``update`` refresh the baseline file. Returns the result; its "exit_code" is what the command exits with.
+    ``force``: overwrite an existing ``junit``/``out`` file, and with ``update`` write the baseline even
+    when the gate fails or the old one is not comparable."""
     from edge_inception._core.errors import UsageError
     from edge_inception.gating.render import emit
 
-    if (update or force) and not baseline:
+    if update and not baseline:
         raise UsageError("--update-baseline needs --baseline FILE", fix="name the baseline file to write")
-    if force and not update:
-        raise UsageError("--force only applies to --update-baseline")
+    check_outputs(report, baseline=baseline, config=config, junit=junit, out=out, force=force)
     compare, notes = baseline, []
     if update and not Path(baseline).exists():
         compare = None  # first run: nothing to compare with yet; the baseline is created below

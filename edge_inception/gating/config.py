@@ -225,6 +225,10 @@ def recorded_thresholds(row: dict, where) -> dict | None:
 
 
 def _read_toml(path: Path) -> dict:
+    from edge_inception._core.files import check_regular_file
+
+    if path.exists():  # a FIFO would block read_text() forever
+        check_regular_file(path, what="gate config (TOML)", allow_empty=True)
     try:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:

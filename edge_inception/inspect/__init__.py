@@ -56,10 +56,11 @@ def _backend_for(model, kind: str | None) -> Backend:
 
 
 def inspect_model(model, *, framework: str | None = None, input_shape: tuple[int, ...] | None = None,
-                  weights: str | Path | None = None) -> dict:
+                  weights: str | Path | None = None, trust_remote_code: bool = False) -> dict:
     """Analyse ``model`` (a built Keras/tf_keras model, a torch nn.Module, a LoadedModel, a zoo name, or a
     path that ``load_model`` takes, or a Keras model JSON). ``framework`` picks a zoo model's twin;
-    ``input_shape`` (C,H,W) is needed for a bare torch module. Returns a JSON-ready dict."""
+    ``input_shape`` (C,H,W) is needed for a bare torch module. Returns a JSON-ready dict. A model file
+    that carries code (a Lambda layer, pickled objects) is refused unless ``trust_remote_code``."""
     from edge_inception.inspect._graph import ShapeProblem, analyse
     from edge_inception.models.loader import LoadedModel, load_model
 
@@ -68,12 +69,13 @@ def inspect_model(model, *, framework: str | None = None, input_shape: tuple[int
         ref = model
         if ref is not None and Path(ref).suffix == ".json" and Path(ref).is_file():
             return _inspect_description(Path(ref))
-        model = load_model(ref, framework=framework or "keras", weights=weights, input_shape=input_shape)
+        model = load_model(ref, framework=framework or "keras", weights=weights, input_shape=input_shape,
+                           trust_remote_code=trust_remote_code)
     if isinstance(model, LoadedModel):
         lm = model
         name, kind, source = lm.spec.name, lm.kind, lm.source
         if kind == "saved_model":
-            model, kind = _saved_model_as_keras(lm.model), "tf_keras"
+            model, kind = _saved_model_as_keras(lm.model, trust_remote_code=trust_remote_code), "tf_keras"
         else:
             model = lm.model
         if kind == "torch" and input_shape is None:
@@ -106,7 +108,11 @@ def _inspect_description(path: Path) -> dict:
     return {"model": name, "framework": "keras", "source": str(path), **analyse(layers, layout=layout)}
 
 
-def _saved_model_as_keras(path):
+def _saved_model_as_keras(path, *, trust_remote_code: bool = False):
+    if not trust_remote_code:  # tf_keras rebuilds the layers from the folder's metadata, Lambda bytecode too
+        from edge_inception.models.safe_keras import refuse_saved_model_code
+
+        refuse_saved_model_code(path)
     try:
         import tf_keras
 

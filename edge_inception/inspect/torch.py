@@ -39,7 +39,8 @@ def torch_layers(model, *, input_shape=None) -> tuple[list[Layer], str]:
     shape = tuple(int(v) for v in input_shape)
     if len(shape) == 3 and shape[-1] in (1, 3) and shape[0] not in (1, 3):
         shape = (shape[2], shape[0], shape[1])  # H,W,C given: the model is NCHW
-    model = model.eval()
+    if not hasattr(model, "_in_spec"):  # an ExportedProgram's module is frozen in its mode: eval() raises
+        model = model.eval()
     x = torch.zeros(1, *shape)
     try:
         ep = torch.export.export(model, (x,), strict=False)

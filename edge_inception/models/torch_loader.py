@@ -5,16 +5,22 @@ ExportedProgram (.pt2) or a TorchScript file (.pt).
                              preprocessing=Preprocessing.preset("inception"))
 
 State dicts load with ``torch.load(weights_only=True)``: a file of pickled code is refused, not run.
+An ExportedProgram is checked before torch deserializes it (models/safe_pt2.py): torch.export.load
+alone would unpickle its sample inputs with weights_only=False, among other things. A factory is
+code the user names on purpose; its exceptions become one line naming it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import logging
 import sys
 from pathlib import Path
 
 from edge_inception._core.errors import InputError, UsageError
+from edge_inception._core.files import check_regular_file
 from edge_inception.models.spec import ModelSpec, Preprocessing
 
 TORCH_SUFFIXES = (".pt2", ".pt", ".pth", ".ts")
@@ -28,12 +34,14 @@ def is_torch_ref(ref: str) -> bool:
     return bool(sep and head and fn.isidentifier() and not Path(ref).exists())
 
 
-def load_torch(ref: str, *, weights=None, input_shape=None, preprocessing: Preprocessing):
+def load_torch(ref: str, *, weights=None, input_shape=None, preprocessing: Preprocessing,
+               trust_remote_code: bool = False):
+    """(module, spec, classes): ``classes`` is the width of the (N, classes) output."""
     import torch
 
     path = Path(ref)
     if path.suffix == ".pt2":
-        model, inferred = _load_exported(path)
+        model, inferred = _load_exported(path, trust_remote_code=trust_remote_code)
     elif path.suffix in (".pt", ".pth", ".ts") and not (":" in ref and not path.exists()):
         model, inferred = _load_torchscript(path), None
     else:
@@ -49,8 +57,8 @@ def load_torch(ref: str, *, weights=None, input_shape=None, preprocessing: Prepr
     spec = ModelSpec(name=name, framework="torch", input_shape=(shape[1], shape[2], shape[0]), layout="NCHW",
                      preprocessing=preprocessing)
     with torch.no_grad():
-        _check_runs(model, spec, ref)
-    return model, spec
+        classes = _check_runs(model, spec, ref)
+    return model, spec, classes
 
 
 def load_state_dict(model, path: Path) -> None:
@@ -58,12 +66,11 @@ def load_state_dict(model, path: Path) -> None:
 
     import torch
 
-    if not path.is_file():
-        raise InputError(path, "does not exist", fix="save it with torch.save(model.state_dict(), path)")
+    check_regular_file(path, what="state_dict file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
-        raise InputError(path, f"is not a plain state_dict ({str(e).splitlines()[0][:120]})",
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
+        raise InputError(path, f"is not a plain state_dict ({_first_line(e)})",
                          fix="save only tensors: torch.save(model.state_dict(), path)") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]  # the common checkpoint wrapper
@@ -111,34 +118,53 @@ def _load_factory(ref: str):
         raise InputError(ref, f"'{fn_name}' is not a function of {target}", fix="name a function returning nn.Module")
     import torch
 
-    model = fn()
+    try:
+        model = fn()
+    except Exception as e:  # noqa: BLE001 - user code may raise anything
+        raise InputError(ref, f"raised {_first_line(e)}", fix="fix the factory; it must return an nn.Module") from None
     if not isinstance(model, torch.nn.Module):
         raise InputError(ref, f"returned a {type(model).__name__}, not a torch.nn.Module")
     return model
 
 
-def _load_exported(path: Path):
+def _load_exported(path: Path, *, trust_remote_code: bool = False):
     import torch
 
-    if not path.is_file():
-        raise InputError(path, "does not exist", fix="pass a file saved with torch.export.save")
-    try:
-        ep = torch.export.load(str(path))
-    except Exception as e:  # noqa: BLE001
-        raise InputError(path, f"is not a loadable ExportedProgram ({type(e).__name__})",
-                         fix="save it with torch.export.save(torch.export.export(model, args), path)") from None
+    from edge_inception.models.safe_pt2 import load_exported_program
+
+    check_regular_file(path, what=".pt2 file (torch.export.save)")
+    with _quiet_torch_logs():
+        if not trust_remote_code:
+            ep = load_exported_program(path)
+        else:
+            try:
+                ep = torch.export.load(str(path))
+            except Exception as e:  # noqa: BLE001
+                raise InputError(path, f"is not a loadable ExportedProgram ({type(e).__name__})",
+                                 fix="save it with torch.export.save(torch.export.export(model, args), path)") from None
     shape = None
     args = ep.example_inputs[0] if ep.example_inputs else ()
     if len(args) == 1 and hasattr(args[0], "shape"):
         shape = tuple(args[0].shape)
-    return ep.module(), shape
+    with _quiet_torch_logs():
+        return ep.module(), shape
 
+
+@contextlib.contextmanager
+def _quiet_torch_logs():
+    """torch.export logs a traceback at WARNING before raising on a damaged file; the user gets our line."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 def _load_torchscript(path: Path):
     import torch
 
-    if not path.is_file():
-        raise InputError(path, "does not exist", fix="pass a TorchScript file saved with torch.jit.save")
+    check_regular_file(path, what="TorchScript file (torch.jit.save)")
     try:
         return torch.jit.load(str(path), map_location="cpu")
     except Exception as e:  # noqa: BLE001
@@ -148,18 +174,17 @@ def _load_torchscript(path: Path):
 
 
 def _chw(shape, ref: str) -> tuple[int, int, int]:
+    from edge_inception._core.limits import check_input_shape
+
     if shape is None:
         raise UsageError(f"cannot infer the input shape of {ref}", fix="pass --input-shape C,H,W (e.g. 3,299,299)")
     shape = tuple(int(d) for d in shape)
-    if len(shape) == 4:
-        shape = shape[1:]
-    if len(shape) != 3 or shape[0] not in (1, 3):
-        raise UsageError(f"input shape {shape} is not an image C,H,W with 1 or 3 channels",
-                         fix="pass --input-shape C,H,W (e.g. 3,299,299)")
-    return shape
+    check_input_shape(shape)
+    return shape[1:] if len(shape) == 4 else shape
 
 
-def _check_runs(model, spec: ModelSpec, ref: str) -> None:
+def _check_runs(model, spec: ModelSpec, ref: str) -> int:
+    """Run a batch of 2 once; the width of the (N, classes) output it gives."""
     import torch
 
     # Batch 2: evaluation and export need a model that takes any batch size.
@@ -175,4 +200,12 @@ def _check_runs(model, spec: ModelSpec, ref: str) -> None:
         raise InputError(ref, f"fails on a {tuple(x.shape)} input ({type(e).__name__}: {msg[0][:160] if msg else ''})",
                          fix="check --input-shape") from None
     if not isinstance(y, torch.Tensor) or y.ndim != 2:
-        raise InputError(ref, "does not return one (N, classes) tensor", fix="return logits from forward()")
+        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise InputError(ref, f"returns {shape}, not class scores: one (N, classes) tensor",
+                         fix="return logits from forward()")
+    return int(y.shape[1])
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:160]}" if text else type(e).__name__

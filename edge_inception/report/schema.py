@@ -313,8 +313,12 @@ def check_report(report, where=None, *, reader: str = "edge-inception") -> dict:
 def read_report(path: str | Path, *, role: str = "report", reader: str = "edge-inception") -> tuple[dict, str]:
     """(report, raw text) of a report.json, validated. A missing or unreadable file, bad JSON or a bad key
     is an InputError naming the file."""
+    from edge_inception._core.files import check_regular_file
+
     path = Path(path)
     fix = "pass the report.json that edge-inception convert, eval or bench wrote"
+    if path.exists():  # a FIFO would block read_text() forever
+        check_regular_file(path, what=f"{role} (report.json)", allow_empty=True)
     try:
         text = path.read_text()
     except FileNotFoundError:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_inception._core.errors import InputError, UsageError
+from edge_inception._core.files import check_regular_file
 from edge_inception._core.shipped import shipped_dir
 from edge_inception.targets.schema import DEVICES, Profile, first_problem
 
@@ -64,6 +65,8 @@ def load_target_file(path: str | Path) -> Target:
     from pydantic import ValidationError
 
     path = Path(path)
+    if path.exists():  # a FIFO would block read_text(); missing files keep the message below
+        check_regular_file(path, what="target profile (TOML)", allow_empty=True)
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:

@@ -8,15 +8,25 @@ line naming the file, the key and the allowed values; docs/schema/target.schema.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from edge_inception._core.names import IDENTIFIER_FIX, is_identifier
 from edge_inception.targets.thresholds import FloatThresholds
 
 DTYPES = ("float32", "float16", "int8", "uint8", "int16", "uint16")
 Dtype = Literal["float32", "float16", "int8", "uint8", "int16", "uint16"]
-IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # a profile name is a file stem: no path separators, no '..'
+
+
+def _identifier(value: str) -> str:
+    if not is_identifier(value):
+        raise ValueError("is not a plain identifier (it becomes part of file names)")
+    return value
+
+
+# A profile name is part of every artifact's file name: no path separators, no '..' (_core/names.py).
+Identifier = Annotated[str, AfterValidator(_identifier)]
 
 # Where a target's artifact is meant to run, and whether that device is on this machine. An artifact for
 # a device that is not here is still converted and checked statically; its accuracy and latency are
@@ -71,12 +81,12 @@ class Constraints(_Section):
 class Profile(_Section):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, title="edge-inception target profile")
 
-    name: str = Field(pattern=IDENTIFIER, max_length=100)
+    name: Identifier
     description: str = ""
     format: str  # a registered format (edge_inception/formats/), checked by the loader
     precision: Literal["float32", "float16", "int8"]
     runtime: str  # the format's runtime, checked by the loader
-    float_reference: str | None = Field(None, pattern=IDENTIFIER)
+    float_reference: Identifier | None = None
     quantizer: Quantizer = Quantizer()
     export: Export = Export()
     constraints: Constraints = Constraints()
@@ -105,8 +115,7 @@ def first_problem(error: ValidationError) -> tuple[str, str | None]:
         return f"missing required key {where}", None
     if err["type"] == "literal_error":
         return f"{where} = {value!r} is not allowed", f"allowed: {err['ctx']['expected'].replace(chr(39), '')}"
-    if err["type"] == "string_pattern_mismatch":
-        return (f"{where} = {value!r} is not a name", "use letters, digits, '-', '_' and '.', with no path "
-                "separators or '..'")
     msg = err["msg"].removeprefix("Value error, ")
+    if msg.startswith("is not a plain identifier"):
+        return f"{where} = {value!r} {msg}", IDENTIFIER_FIX
     return f"{where} = {value!r}: {msg}", None
