@@ -158,30 +158,55 @@ def test_keras_inception_resnet_v2_count(tf, tmp_path):
 INT8_TARGETS = ("tflite-int8", "onnx-int8", "openvino-int8")
 
 
-def _to_every_int8_target(lm, tmp_path) -> None:
+def _to_every_int8_target(name: str, framework: str, tmp_path, *, size: int | None = None) -> None:
     """Quantize straight to each int8 target with the target's own library and check the artifact against
     its profile, then run it once. This checks conversion (random weights say nothing about accuracy), so
-    unlike `convert` it builds no float references and measures nothing: that halves CI time."""
+    unlike `convert` it builds no float references and measures nothing: that halves CI time.
+
+    Each target converts in a fresh process: TensorFlow, tf2onnx and the quantizers keep what they
+    allocated until the process ends, so one process converting a 56M-parameter model to three targets
+    in a row peaked at 21 GB here (tf2onnx alone: 10.5 GB), enough to take the machine down beside a
+    second test worker."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    for target in INT8_TARGETS:
+        with ctx.Pool(1) as pool:
+            pool.apply(_convert_one, (name, framework, size, target, str(tmp_path)))
+
+
+def _convert_one(name: str, framework: str, size: int | None, target: str, folder: str) -> None:
+    from pathlib import Path
+
     from edge_inception.data.calibration import CalibrationSet
     from edge_inception.data.readers import open_source
     from edge_inception.formats import artifact_path, artifact_size
+    from edge_inception.models import zoo
+    from edge_inception.models.loader import load_model
     from edge_inception.quantizers import quantize
     from edge_inception.runtimes import get_runtime
     from edge_inception.targets import get_target
     from edge_inception.validate import validate
 
+    if size is not None:  # the same architecture at a smaller input (this process only)
+        entry = zoo.get_entry(name, framework)
+        zoo._REGISTRY[(name, framework)] = dataclasses.replace(
+            entry, builder=functools.partial(entry.builder, input_shape=(size, size, 3)),
+            spec=dataclasses.replace(entry.spec, input_shape=(size, size, 3)))
+    lm = load_model(name, framework=framework)
+    if size is not None:
+        assert lm.spec.input_shape == (size, size, 3)
     src = open_source("sample:calibration", lm.spec, split="train", labelled=False, limit=4)
     calib = CalibrationSet(src, lm.spec, samples=4, batch_size=4)
     x = next(calib.float_batches())[:2]
     float_bytes = 4 * _param_count(lm)
-    for name in INT8_TARGETS:
-        t = get_target(name)
-        dest = artifact_path(tmp_path, f"{lm.spec.name}.{name}", t.format)
-        quantize(lm, dest, target=t, calibration=calib)
-        assert validate(dest, t) == [], name  # every conv int8, as the profile demands
-        assert float_bytes / artifact_size(dest) > 2.5, name
-        y = get_runtime(t.runtime).load(dest, threads=2).run(x)
-        assert y.shape == (2, 1000) and np.isfinite(y).all(), name
+    t = get_target(target)
+    dest = artifact_path(Path(folder), f"{lm.spec.name}.{target}", t.format)
+    quantize(lm, dest, target=t, calibration=calib)
+    assert validate(dest, t) == [], target  # every conv int8, as the profile demands
+    assert float_bytes / artifact_size(dest) > 2.5, target
+    y = get_runtime(t.runtime).load(dest, threads=2).run(x)
+    assert y.shape == (2, 1000) and np.isfinite(y).all(), target
 
 
 def _param_count(lm) -> int:
@@ -190,42 +215,22 @@ def _param_count(lm) -> int:
     return lm.model.count_params()
 
 
-def _at_size(monkeypatch, name: str, framework: str, size: int, **builder_kwargs):
-    """Swap the zoo entry for the same architecture at a smaller input (for the duration of one test)."""
-    from edge_inception.models import zoo
-
-    entry = zoo.get_entry(name, framework)
-    monkeypatch.setitem(zoo._REGISTRY, (name, framework), dataclasses.replace(
-        entry, builder=functools.partial(entry.builder, input_shape=(size, size, 3), **builder_kwargs),
-        spec=dataclasses.replace(entry.spec, input_shape=(size, size, 3))))
-
-
 @pytest.mark.slow
 def test_googlenet_keras_to_every_int8_target(tmp_path):
     """The stripped (deployment) Keras GoogLeNet at its 224x224 input, random weights."""
-    from edge_inception.models.loader import load_model
-
-    _to_every_int8_target(load_model("googlenet"), tmp_path)
+    _to_every_int8_target("googlenet", "keras", tmp_path)
 
 
 @pytest.mark.slow
 def test_googlenet_torch_to_every_int8_target(tmp_path):
     """The stripped torchvision-compatible GoogLeNet at 224x224, random weights (tflite-int8 through
     litert-torch in its own venv)."""
-    from edge_inception.models.loader import load_model
-
-    lm = load_model("googlenet", framework="torch")
-    assert lm.spec.layout == "NCHW"
-    _to_every_int8_target(lm, tmp_path)
+    assert get_entry("googlenet", "torch").spec.layout == "NCHW"
+    _to_every_int8_target("googlenet", "torch", tmp_path)
 
 
 @pytest.mark.slow
-def test_inception_resnet_v2_to_every_int8_target(tmp_path, monkeypatch):
+def test_inception_resnet_v2_to_every_int8_target(tmp_path):
     """Inception-ResNet v2 at 75x75x3, the smallest input keras.applications accepts: same layers and
     weights (55.9 M parameters), a sixteenth of the 299x299 compute, so CI converts it in time."""
-    from edge_inception.models.loader import load_model
-
-    _at_size(monkeypatch, "inception-resnet-v2", "keras", 75)
-    lm = load_model("inception-resnet-v2")
-    assert lm.spec.input_shape == (75, 75, 3)
-    _to_every_int8_target(lm, tmp_path)
+    _to_every_int8_target("inception-resnet-v2", "keras", tmp_path, size=75)
