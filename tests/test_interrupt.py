@@ -25,7 +25,8 @@ def _snapshot(folder: Path) -> dict[str, bytes] | None:
 def _interrupt_convert(out: Path, *, when: str, extra: tuple[str, ...] = ()) -> tuple[int, float, str]:
     """Start a real `edge-inception convert`, send SIGINT 1 s after stderr shows ``when``; (exit code,
     seconds from SIGINT to exit, stderr)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # Progress lines on stderr say which phase it is in: never quieted here.
+    env = {**{k: v for k, v in os.environ.items() if k != "EDGE_INCEPTION_QUIET"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen([*ENTRY, "convert", "--target", "tflite-int8", "--out", str(out), "--latency-runs", "5",
                              *extra], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
     seen = []
