@@ -102,6 +102,7 @@ def test_ctrl_c_reaches_the_main_thread_while_the_worker_is_blocked(tmp_path):
     from edge_inception._core.atomic import atomic_write_text
     from edge_inception._core.interrupt import Cancelled, run_interruptible, workers_running
 
+    assert threading.current_thread() is threading.main_thread()  # signals reach only the main thread
     release, outcome = threading.Event(), {}
 
     def blocked():
