@@ -27,6 +27,24 @@ def sample_arrays():
     return {"calibration": read_sample("calibration"), "evaluation": read_sample("evaluation")}
 
 
+def float_artifacts(folder, targets, *, model: str = "inception-mini") -> dict:
+    """target name -> the float artifact of the zoo ``model`` for it, in ``folder``, with its ModelSpec
+    embedded as convert writes it (the shipped inception-mini has trained weights)."""
+    from edge_inception.exporters import export
+    from edge_inception.formats import artifact_path, embed_spec
+    from edge_inception.models.loader import load_model
+    from edge_inception.targets import get_target
+
+    lm, paths = load_model(model), {}
+    for name in targets:
+        t = get_target(name)
+        dest = artifact_path(folder, f"{model}.{name}", t.format)
+        export(lm, dest, target=t)
+        embed_spec(dest, t.format, lm.spec)
+        paths[name] = dest
+    return paths
+
+
 def write_pngs(folder, images, labels=None, class_names=None):
     from PIL import Image
 

@@ -13,6 +13,7 @@ from edge_inception._core.errors import InputError, UsageError
 from edge_inception.devices import Device, declared_devices, resolve_device
 from edge_inception.devices.config import parse_url
 from edge_inception.devices.facts import refuse_percentiles, throttling
+from tests.conftest import float_artifacts
 
 
 def test_device_urls():
@@ -68,20 +69,7 @@ def test_pyproject_layout_and_the_devices_listing(tmp_path, monkeypatch, run_cli
 
 @pytest.fixture(scope="module")
 def arts(tmp_path_factory):
-    from edge_inception.artifacts import embed_spec
-    from edge_inception.exporters import export
-    from edge_inception.formats import artifact_path
-    from edge_inception.models.loader import load_model
-    from edge_inception.targets import get_target
-
-    out, lm, paths = tmp_path_factory.mktemp("arts"), load_model("inception-mini"), {}
-    for name in ("tflite-fp32", "onnx-fp32"):
-        t = get_target(name)
-        dest = artifact_path(out, f"inception-mini.{name}", t.format)
-        export(lm, dest, target=t)
-        embed_spec(dest, t.format, lm.spec)
-        paths[name] = dest
-    return paths
+    return float_artifacts(tmp_path_factory.mktemp("arts"), ("tflite-fp32", "onnx-fp32"))
 
 
 BLOCKER = """\

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests._sshd import HOST_ALIAS, Sshd, available, leftovers
+from tests.conftest import float_artifacts
 
 
 @pytest.fixture(scope="module")
@@ -31,22 +32,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
     """inception-mini as tflite-fp32, onnx-fp32 and openvino-fp32, with its ModelSpec embedded."""
-    from edge_inception.artifacts import embed_spec
-    from edge_inception.exporters import export
-    from edge_inception.formats import artifact_path
-    from edge_inception.models.loader import load_model
-    from edge_inception.targets import get_target
-
-    out = tmp_path_factory.mktemp("artifacts")
-    lm = load_model("inception-mini")
-    paths = {}
-    for name in ("tflite-fp32", "onnx-fp32", "openvino-fp32"):
-        t = get_target(name)
-        dest = artifact_path(out, f"inception-mini.{name}", t.format)
-        export(lm, dest, target=t)
-        embed_spec(dest, t.format, lm.spec)
-        paths[name] = dest
-    return paths
+    return float_artifacts(tmp_path_factory.mktemp("artifacts"), ("tflite-fp32", "onnx-fp32", "openvino-fp32"))
 
 
 @pytest.fixture
@@ -268,7 +254,7 @@ def test_ctrl_c_removes_the_remote_work_dir(project, artifacts):
     root, remote = project
     env = {**os.environ, "EDGE_INCEPTION_QUIET": "1"}
     cmd = [sys.executable, "-c", "from edge_inception.cli import entry; entry()", "bench",
-           str(artifacts["tflite-fp32"]), "--device", "loop", "--runs", "5000000"]  # ~20 min: interrupted
+           str(artifacts["tflite-fp32"]), "--device", "loop", "--runs", "1000000"]  # minutes: interrupted long before
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until the runner is there and timing

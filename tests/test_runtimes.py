@@ -14,26 +14,19 @@ import pytest
 
 from edge_inception._core.errors import InputError
 from edge_inception.runtimes import get_runtime, list_runtimes
+from tests.conftest import float_artifacts
 
 
 def _make_artifacts(root: Path) -> dict[str, Path]:
     """One float artifact per runtime, from the shipped inception-mini (trained weights)."""
     import torch
 
-    from edge_inception.artifacts import embed_spec
-    from edge_inception.exporters import export
     from edge_inception.models.loader import load_model
     from edge_inception.targets import get_target
 
-    lm = load_model("inception-mini")
-    out = {}
-    for runtime, target, name in [("litert", "tflite-fp32", "m.tflite"), ("onnxruntime", "onnx-fp32", "m.onnx"),
-                                  ("openvino", "openvino-fp32", "m.xml")]:
-        t = get_target(target)
-        export(lm, root / name, target=t)
-        embed_spec(root / name, t.format, lm.spec)
-        out[runtime] = root / name
-    lm.model.save(root / "m.keras")
+    made = float_artifacts(root, ("tflite-fp32", "onnx-fp32", "openvino-fp32"))
+    out = {get_target(name).runtime: path for name, path in made.items()}
+    load_model("inception-mini").model.save(root / "m.keras")
     out["keras"] = root / "m.keras"
     tm = load_model("inception-mini", framework="torch")
     batch = torch.export.Dim("batch", min=1, max=1024)
