@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -82,12 +81,6 @@ def test_ctrl_c_with_force_puts_back_what_it_replaced(tmp_path):
 # ---------------------------------------------------------------------------------------- the parts
 
 
-def _sigint_soon(delay: float = 0.3) -> threading.Timer:
-    timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    return timer
-
-
 def test_run_interruptible_hands_back_result_and_errors():
     from edge_inception._core.interrupt import run_interruptible
 
@@ -96,34 +89,55 @@ def test_run_interruptible_hands_back_result_and_errors():
         run_interruptible(lambda: 1 / 0)
 
 
+# Runs in a process of its own: the SIGINT goes to that process, not to a pytest(-xdist) worker, whose
+# own signal handling would end it.
+BLOCKED_WORKER = """
+import os, signal, sys, threading, time
+from pathlib import Path
+
+from edge_inception._core.atomic import atomic_write_text
+from edge_inception._core.interrupt import Cancelled, run_interruptible, workers_running
+
+folder = Path(sys.argv[1])
+release, outcome = threading.Event(), {}
+
+def blocked():
+    release.wait()
+    try:
+        atomic_write_text(folder / "late.txt", "written after the interrupt")
+    except Cancelled:
+        outcome["cancelled"] = True
+
+threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+t0 = time.monotonic()
+try:
+    run_interruptible(blocked)
+    sys.exit("not interrupted")
+except KeyboardInterrupt:
+    pass
+print("stopped_after", time.monotonic() - t0)
+print("abandoned", workers_running())
+release.set()
+deadline = time.monotonic() + 5
+while workers_running() and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("cancelled", outcome.get("cancelled", False))
+print("late_written", (folder / "late.txt").exists())
+print("left", sorted(p.name for p in folder.iterdir()))
+"""
+
+
 def test_ctrl_c_reaches_the_main_thread_while_the_worker_is_blocked(tmp_path):
     """The worker sits in a call that does not return (as a native converter does); Ctrl-C still stops
     the caller at once, and the abandoned worker can no longer put a file in place."""
-    from edge_inception._core.atomic import atomic_write_text
-    from edge_inception._core.interrupt import Cancelled, run_interruptible, workers_running
-
-    assert threading.current_thread() is threading.main_thread()  # signals reach only the main thread
-    release, outcome = threading.Event(), {}
-
-    def blocked():
-        release.wait()
-        try:
-            atomic_write_text(tmp_path / "late.txt", "written after the interrupt")
-        except Cancelled:
-            outcome["cancelled"] = True
-
-    t0 = time.monotonic()
-    _sigint_soon()
-    with pytest.raises(KeyboardInterrupt):
-        run_interruptible(blocked)
-    assert time.monotonic() - t0 < 2
-    assert workers_running()
-    release.set()
-    deadline = time.monotonic() + 5
-    while workers_running() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert outcome == {"cancelled": True} and not (tmp_path / "late.txt").exists()
-    assert list(tmp_path.iterdir()) == []
+    proc = subprocess.run([sys.executable, "-c", BLOCKED_WORKER, str(tmp_path)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    facts = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    assert float(facts["stopped_after"]) < 2
+    assert facts["abandoned"] == "True"
+    assert facts["cancelled"] == "True" and facts["late_written"] == "False"
+    assert facts["left"] == "[]"
 
 
 def test_rollback_removes_what_the_run_made_and_restores_what_it_replaced(tmp_path):
