@@ -47,9 +47,8 @@ def cpu_line() -> str:
 EXPORT = """
 import sys
 from pathlib import Path
-from edge_inception.artifacts import embed_spec
 from edge_inception.exporters import export
-from edge_inception.formats import artifact_path
+from edge_inception.formats import artifact_path, embed_spec
 from edge_inception.models.loader import load_model
 from edge_inception.targets import get_target
 model, out, targets = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]

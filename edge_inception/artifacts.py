@@ -15,9 +15,7 @@ from pathlib import Path
 
 from edge_inception._core.errors import InputError
 from edge_inception._core.files import check_regular_file
-from edge_inception.formats import embed_spec, spec_from_json  # noqa: F401 - part of this module's API
-from edge_inception.formats.tflite import embed_tflite_spec, read_tflite_spec  # noqa: F401 - ditto
-from edge_inception.models.spec import ModelSpec, Preprocessing, inferred_spec  # noqa: F401 - ditto
+from edge_inception.models.spec import ModelSpec, Preprocessing
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ in one table, edge_inception/_core/limits.py, which eval and bench use too.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -115,10 +114,3 @@ class ConvertOptions:
         if "target_files" in keywords:
             keywords["target_files"] = tuple(keywords["target_files"] or ())
         return cls(**keywords, **groups)
-
-    def to_keywords(self) -> dict:
-        """The inverse of from_keywords (for reproducing a run)."""
-        flat = {k: v for k, v in dataclasses.asdict(self).items() if k not in _GROUPS}
-        for name in _GROUPS:
-            flat.update(dataclasses.asdict(getattr(self, name)))
-        return flat

@@ -29,6 +29,7 @@ import pytest
 
 from edge_inception._core.errors import InputError
 from edge_inception.devices.native import parse_benchmark_app, parse_benchmark_model
+from tests.conftest import float_artifacts
 
 BM_CURRENT = """\
 Loaded model mobilenet.tflite
@@ -273,16 +274,7 @@ def phone(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def tflite(tmp_path_factory):
-    from edge_inception.artifacts import embed_spec
-    from edge_inception.exporters import export
-    from edge_inception.models.loader import load_model
-    from edge_inception.targets import get_target
-
-    lm = load_model("inception-mini")
-    dest = tmp_path_factory.mktemp("tfl") / "inception-mini.tflite-fp32.tflite"
-    export(lm, dest, target=get_target("tflite-fp32"))
-    embed_spec(dest, "tflite", lm.spec)
-    return dest
+    return float_artifacts(tmp_path_factory.mktemp("tfl"), ("tflite-fp32",))["tflite-fp32"]
 
 
 def test_bench_over_adb_pushes_runs_and_parses_benchmark_model(phone, tflite, run_cli):

@@ -86,6 +86,3 @@ class Registry(Generic[T]):
 
     def values(self) -> list[T]:
         return [self._items[k] for k in self.keys()]
-
-    def items(self) -> Iterator[tuple[Hashable, T]]:
-        return ((k, self._items[k]) for k in self.keys())

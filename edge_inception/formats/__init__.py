@@ -12,7 +12,7 @@ new file here; no table elsewhere is edited.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,7 +42,6 @@ class Format:
     embed_spec: Callable[[Path, ModelSpec], None] | None = None
     # Whether the inspector sees every operator's tensors, so a full_integer rule can be checked.
     full_integer_checkable: bool = True
-    notes: dict = field(default_factory=dict)
 
 
 FORMATS: Registry[Format] = Registry("format", package=__name__)
@@ -58,10 +57,6 @@ def get_format(name: str) -> Format:
 
 def list_formats() -> list[Format]:
     return FORMATS.values()
-
-
-def format_names() -> tuple[str, ...]:
-    return tuple(FORMATS.keys())
 
 
 def embed_spec(path: str | Path, fmt: str, spec: ModelSpec) -> None:
