@@ -4,13 +4,16 @@ Fashion-MNIST test split against one float export per runtime.
 
     python benchmarks/calibration_recipes.py                         # both models, every recipe and variant
     python benchmarks/calibration_recipes.py --models inception-mini --no-variants
+    python benchmarks/calibration_recipes.py --recipes default,v-bias-none,v-bias-full \\
+        --targets openvino-int8 --repeats 5                          # calibration time, median of 5
 
 Calibration images come from the Fashion-MNIST training split for inception-mini (so random,
 stratified and diverse really choose among 60,000) and from the PTQ-hurts model's own 8,000 training
 images. Each cell: the recipe's images selected once (shared by the three targets), ``quantize`` timed
-(calibration + quantization, the "calib s" column), top-1, its change against the float export with
-the paired 95% interval, and top-1 agreement with float. A recipe a library cannot do is printed as
-refused, as convert would refuse it. Heavy enough for the bigmem lock on a shared machine:
+(calibration + quantization, the "calib s" column; with ``--repeats N`` the median of N runs, the
+recipes taking turns, so a busy spell of a shared machine hits each alike), top-1, its change against
+the float export with the paired 95% interval, and top-1 agreement with float. A recipe a library
+cannot do is printed as refused, as convert would refuse it. Heavy enough for the bigmem lock on a shared machine:
 ``flock /tmp/bigmem.lock python benchmarks/calibration_recipes.py``.
 """
 
@@ -62,7 +65,9 @@ def _variant_files(folder: Path) -> list[Path]:
     return out
 
 
-def run_model(label: str, lm, calibration: str, recipes, folder: Path) -> list[tuple]:
+def run_model(label: str, lm, calibration: str, recipes, folder: Path, *, targets=TARGETS, repeats=1) -> list[tuple]:
+    from statistics import median
+
     from edge_inception._core.errors import InputError
     from edge_inception.calibration_recipes import build_calibration
     from edge_inception.calibration_recipes.methods import check_supported, route
@@ -73,10 +78,10 @@ def run_model(label: str, lm, calibration: str, recipes, folder: Path) -> list[t
 
     eval_src = open_source("fashion-mnist", lm.spec, split="test")
     floats = FloatRefs(lm, folder, eval_src)
-    rows = []
+    rows, cells = [], []
     for r in recipes:
         calib = None
-        for name in TARGETS:
+        for name in targets:
             t = get_target(name)
             try:
                 check_supported(r, route(t.quantizer["library"], lm.kind), where=r.file, target=name)
@@ -85,15 +90,21 @@ def run_model(label: str, lm, calibration: str, recipes, folder: Path) -> list[t
                 continue
             calib = calib or build_calibration(r, lm, source=calibration)
             dest = artifact_path(folder, f"{lm.spec.name}.{r.name}.{name}", t.format)
+            cells.append({"recipe": r.name, "target": t, "calib": calib, "dest": dest, "seconds": [], "row": len(rows)})
+            rows.append(None)
+    for _ in range(repeats):  # round-robin, so a slow spell of a shared machine is spread over every cell
+        for c in cells:
             start = time.perf_counter()
-            info = quantize(lm, dest, target=t, calibration=calib)
-            seconds = time.perf_counter() - start
-            embed_spec(dest, t.format, lm.spec)
-            told = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in info["calibration"]["told"].items())
-            rows.append((label, r.name, name, _short(told), seconds, floats.score(name, dest)))
-            acc = rows[-1][5]
-            print(f"  {label} {r.name} {name}: top-1 {acc['top1']:.4f} (float {acc['float_top1']:.4f}), "
-                  f"agreement {acc['agreement']:.4f}, {seconds:.1f} s", flush=True)
+            c["info"] = quantize(lm, c["dest"], target=c["target"], calibration=c["calib"])
+            c["seconds"].append(time.perf_counter() - start)
+    for c in cells:
+        t = c["target"]
+        embed_spec(c["dest"], t.format, lm.spec)
+        told = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in c["info"]["calibration"]["told"].items())
+        acc, seconds = floats.score(t.name, c["dest"]), median(c["seconds"])
+        rows[c["row"]] = (label, c["recipe"], t.name, _short(told), seconds, acc)
+        print(f"  {label} {c['recipe']} {t.name}: top-1 {acc['top1']:.4f} (float {acc['float_top1']:.4f}), "
+              f"agreement {acc['agreement']:.4f}, {seconds:.1f} s", flush=True)
     return rows
 
 
@@ -102,6 +113,8 @@ def main() -> None:
     ap.add_argument("--models", default="inception-mini,ptq-hurts")
     ap.add_argument("--recipes", default="default,fast,stratified,robust,diverse")
     ap.add_argument("--no-variants", action="store_true", help="shipped recipes only")
+    ap.add_argument("--targets", default=",".join(TARGETS))
+    ap.add_argument("--repeats", type=int, default=1, help="time each quantization N times (median)")
     args = ap.parse_args()
 
     from edge_inception.calibration_recipes import get_recipe, load_recipe_file
@@ -110,9 +123,10 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="calibration-recipes-") as tmp:
         root = Path(tmp)
-        recipes = [get_recipe(n) for n in args.recipes.split(",")]
-        if not args.no_variants:
-            recipes += [load_recipe_file(f) for f in _variant_files(root)]
+        variants = {} if args.no_variants else {f.stem: load_recipe_file(f) for f in _variant_files(root)}
+        wanted = args.recipes.split(",")
+        recipes = [variants.pop(n) if n in variants else get_recipe(n) for n in wanted]
+        recipes += list(variants.values()) if args.recipes == ap.get_default("recipes") else []
         for label in args.models.split(","):
             folder = root / label
             folder.mkdir()
@@ -121,8 +135,10 @@ def main() -> None:
                 lm, calibration = load_model(str(model)), str(train)
             else:
                 lm, calibration = load_model(label), "fashion-mnist"
-            rows += run_model(label, lm, calibration, recipes, folder)
-    print(f"\nCPU: {cpu_line()}; 2 threads; eval: fashion-mnist test split (10,000 images)")
+            rows += run_model(label, lm, calibration, recipes, folder, targets=args.targets.split(","),
+                              repeats=args.repeats)
+    print(f"\nCPU: {cpu_line()}; 2 threads; eval: fashion-mnist test split (10,000 images); "
+          f"calib s: median of {args.repeats}")
     floats = {(m, t): a["float_top1"] for m, _, t, _, _, a in rows if a is not None}
     print("float top-1: " + ", ".join(f"{m} {t.split('-')[0]} {pct(v)}" for (m, t), v in floats.items()))
     print("| model | recipe | target | told | calib s | top-1 | change vs float [95% CI] | agreement |")

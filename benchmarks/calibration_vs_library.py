@@ -13,7 +13,8 @@ Library defaults, as their documentation gives them:
   S8S8, per-tensor weights, MinMax), on the onnx-fp32 export.
 - NNCF: ``nncf.quantize(model, dataset)`` on the openvino-fp32 IR, every argument default except
   ``subset_size=500`` (its default is 300) so both see the same 500 images; saved uncompressed.
-Ours: the shipped tflite-int8, onnx-int8 and openvino-int8 profiles with their default recipe.
+Ours: the shipped tflite-int8, onnx-int8 and openvino-int8 profiles, each with the recipe it names
+(the same 500 images: the fingerprint is printed).
 Prints top-1, its change against the float export [95% CI], agreement, int8/float p50 (interleaved,
 median of per-pair ratios) and the CPU with its flags. ``flock /tmp/bigmem.lock ...`` on a shared machine.
 """
@@ -85,9 +86,12 @@ def main() -> None:
         cells = []
         for name, fmt, suffix in (("tflite-int8", "tflite", ".tflite"), ("onnx-int8", "onnx", ".onnx"),
                                   ("openvino-int8", "openvino", ".xml")):
-            ours = root / f"ours.{name}{suffix}"
-            info = quantize(lm, ours, target=get_target(name), calibration=calib)
-            cells.append((name, fmt, f"edge-inception {name}", ours, info))
+            ours, target = root / f"ours.{name}{suffix}", get_target(name)
+            recipe = get_recipe(target.quantizer["calibration_recipe"])
+            own = build_calibration(recipe, lm, default_source="sample:calibration")
+            assert own.fingerprint == calib.fingerprint, "the profile's recipe selects other images"
+            info = quantize(lm, ours, target=target, calibration=own)
+            cells.append((name, fmt, f"edge-inception {name} (recipe {recipe.name})", ours, info))
         docs = {"tflite-int8": (root / "doc.tflite", lambda d: tflite_documented(lm, calib, d),
                                 "the converter's documented full-integer recipe (int8 I/O)"),
                 "onnx-int8": (root / "doc.onnx", lambda d: ort_documented(floats.paths["onnx-fp32"], calib, d),

@@ -19,7 +19,7 @@ from edge_inception.calibration_recipes.methods import RANGE_METHODS, check_supp
 from edge_inception.calibration_recipes.selection import class_quotas, farthest_points, select, take
 from edge_inception.data.readers import ArraySource
 
-SHIPPED = {"default", "fast", "stratified", "robust", "diverse"}
+SHIPPED = {"default", "fast", "stratified", "robust", "diverse", "full-bias"}
 
 
 def _recipe(tmp_path, name="mine", **keys):

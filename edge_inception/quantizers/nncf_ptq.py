@@ -85,7 +85,8 @@ def calibration_arguments(calibration: CalibrationSet) -> tuple[dict, dict, dict
         record["disable_bias_correction"] = args["disable_bias_correction"]
     if "fast_bias_correction" in args:
         call["fast_bias_correction"] = args["fast_bias_correction"]
-    record.setdefault("fast_bias_correction", call.get("fast_bias_correction", "not set (NNCF default: True)"))
+    if "disable_bias_correction" not in record:
+        record["fast_bias_correction"] = call.get("fast_bias_correction", "not set (NNCF default: True)")
     return call, advanced, record
 
 
