@@ -64,6 +64,14 @@ class FloatRefs:
         logits, _, _ = predict({"cand": self._session(target, path)}, self.eval_src, self.lm.spec)
         return accuracy_summary(ref_logits, logits["cand"], labels)
 
+    def pair(self, target: str, reference: Path, candidate: Path, *, runs: int) -> dict:
+        """Two artifacts of ``target``'s runtime timed against each other, interleaved."""
+        from edge_inception.evaluation.latency import paired_latency
+
+        images, _ = next(iter(self.eval_src.batches(1)))
+        x = self.lm.spec.model_input(images)
+        return paired_latency(self._session(target, reference), self._session(target, candidate), x, runs=runs)
+
     def latency(self, target: str, path: Path, *, runs: int) -> dict:
         from edge_inception.evaluation.latency import paired_latency
 

@@ -103,6 +103,8 @@ def test_farthest_points_picks_the_farthest_from_all_picked_so_far():
         gap = np.min(np.abs(x[:, 0, None] - x[picks[:k], 0][None]), axis=1)
         assert gap[picks[k]] == gap.max()
     assert len(set(picks)) == 4
+    same = farthest_points(np.zeros((5, 2)), 5, seed=1)  # identical images: still five different ones
+    assert sorted(same.tolist()) == [0, 1, 2, 3, 4]
 
 
 # ---- recipes, schema, refusal -----------------------------------------------------------------------------

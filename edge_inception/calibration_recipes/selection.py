@@ -83,10 +83,12 @@ def farthest_points(features: np.ndarray, n: int, *, seed: int) -> np.ndarray:
     first = int(np.random.default_rng(seed).integers(len(x)))
     picked = [first]
     dist = np.sum((x - x[first]) ** 2, axis=1)
-    for _ in range(n - 1):
+    dist[first] = -1.0  # never picked twice, even among identical images (distance 0)
+    for _ in range(min(n, len(x)) - 1):
         nxt = int(np.argmax(dist))
         picked.append(nxt)
         np.minimum(dist, np.sum((x - x[nxt]) ** 2, axis=1), out=dist)
+        dist[nxt] = -1.0
     return np.asarray(picked)
 
 
