@@ -2,7 +2,7 @@
 
     import edge_inception as ei
     report = ei.convert(targets="tflite-int8")          # the shipped inception-mini, sample data
-    ei.list_targets(), ei.list_models()
+    ei.list_targets(), ei.list_models(), ei.list_recipes(), ei.get_recipe("robust")
     ei.benchmark(["m.tflite"], device="ssh://pi@raspberrypi.local"), ei.check_device("pi")
 
 Heavy frameworks load only when a function needs them, so importing the package is fast.
@@ -25,6 +25,8 @@ _LAZY = {
     "load_model": ("edge_inception.models.loader", "load_model"),
     "list_targets": ("edge_inception.targets", "list_targets"),
     "get_target": ("edge_inception.targets", "get_target"),
+    "list_recipes": ("edge_inception.calibration_recipes", "list_recipes"),
+    "get_recipe": ("edge_inception.calibration_recipes", "resolve_recipe"),
     "list_models": ("edge_inception.models.zoo", "list_models"),
     "create_model": ("edge_inception.models.zoo", "create_model"),
     "open_source": ("edge_inception.data.readers", "open_source"),

@@ -12,7 +12,7 @@ import functools
 from pathlib import Path
 
 from edge_inception import __version__
-from edge_inception._core.errors import InputError, TargetFailed, UsageError
+from edge_inception._core.errors import InputError, TargetFailed
 from edge_inception.options import ConvertOptions, MeasureOptions
 from edge_inception.report.schema import SCHEMA_VERSION as REPORT_SCHEMA_VERSION
 
@@ -25,6 +25,7 @@ def convert(
     framework: str = "keras",
     calibration: str | Path | None = None,
     calibration_samples: int | None = None,
+    calibration_recipe: str | Path | None = None,
     eval_data: str | Path | None = None,
     eval_limit: int | None = None,
     preprocessing: str | None = None,
@@ -48,6 +49,9 @@ def convert(
     """Convert ``model`` (a zoo name or a path; default the shipped inception-mini) to each target,
     verify every artifact, measure it against its float reference and write ``out/report.json``.
 
+    ``calibration_recipe`` (a recipe NAME or FILE, see edge_inception.calibration_recipes) replaces each
+    int8 target's own recipe; ``calibration`` and ``calibration_samples`` override its source and count.
+
     ``method="qat"`` fine-tunes the model with fake quantization on ``train_data`` first (once per run)
     and exports that model to every int8 target (``distill``: add KL divergence to the float model's
     predictions to the loss; None means yes); ``compare_ptq`` also builds and evaluates the PTQ
@@ -64,7 +68,6 @@ def convert(
 def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
     from edge_inception._core.names import inside
     from edge_inception._core.outputs import check_output_dir
-    from edge_inception.data.calibration import CalibrationSet
     from edge_inception.data.readers import check_labels, open_source
     from edge_inception.formats import artifact_files, artifact_path
     from edge_inception.models.loader import load_model
@@ -101,18 +104,21 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
         raise InputError(out, "exists and is not a folder", fix="choose another --out")
 
     from_zoo = lm.source.startswith("zoo:")
-    calib = None
+    calib = plan = None
     if any(t.is_quantized for t in resolved):
-        if d.calibration is None and not from_zoo and qat_settings is None:
-            raise UsageError("int8 targets need calibration images for your model",
-                             fix="pass --calibration path/to/images/ (or a .npz, or fashion-mnist)")
-        n = d.calibration_samples or max(t.quantizer["calibration_samples"] for t in resolved if t.is_quantized)
-        # QAT of a user model without --calibration starts its ranges from the training images.
-        default_calib = opts.qat.train_data if qat_settings is not None and not from_zoo else "sample:calibration"
-        src = open_source(d.calibration or default_calib, lm.spec, split="train", labelled=False, limit=n)
-        # Small batches bound what a calibrator holds at once: ONNX Runtime keeps every intermediate
-        # tensor of a stride (Inception v3: about 0.1 GB per 299x299 image).
-        calib = CalibrationSet(src, lm.spec, samples=n, batch_size=8)
+        from edge_inception.calibration_recipes.plan import plan_calibration
+
+        # QAT of a user model without --calibration starts its ranges from the training images; another user
+        # model has no default: its recipe or --calibration must name the images.
+        default_calib = (opts.qat.train_data if qat_settings is not None and not from_zoo
+                         else "sample:calibration" if from_zoo else None)
+        # Each target's recipe (calibration/*.toml) says which images, how many, the batch size (small
+        # batches bound what a calibrator holds at once) and the range method; refused here if its library
+        # cannot do it.
+        plan = plan_calibration(resolved, lm, recipe=d.calibration_recipe, source=d.calibration,
+                                samples=d.calibration_samples, default_source=default_calib,
+                                qat=qat_settings is not None)
+        calib = plan.primary
     # Random weights answer near-uniformly: accuracy on them is noise, so none is claimed by default.
     default_eval = "sample:evaluation" if from_zoo and not lm.random_weights else None
     eval_ref = d.eval_data if d.eval_data is not None else default_eval
@@ -134,7 +140,8 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
     # Bad input found mid-run, Ctrl-C or a crash: out is put back as it was (what --force replaced too).
     with rollback_on_failure(out, protect=existing):
         out.mkdir(parents=True, exist_ok=True)
-        ctx = _Context(lm, out, planned, opts.measure, calib, eval_src, qat=qat, compare_ptq=opts.qat.compare_ptq)
+        ctx = _Context(lm, out, planned, opts.measure, calib, eval_src, qat=qat, compare_ptq=opts.qat.compare_ptq,
+                       calibration_plan=plan)
         rows = [ctx.run_target(t) for t in resolved]
         report = _report(lm, ctx, rows)
         if devices:
@@ -152,8 +159,10 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
 class _Context:
     """Per-run state shared by targets: float references are exported and evaluated once."""
 
-    def __init__(self, lm, out, planned, measure: MeasureOptions, calib, eval_src, *, qat=None, compare_ptq=False):
+    def __init__(self, lm, out, planned, measure: MeasureOptions, calib, eval_src, *, qat=None, compare_ptq=False,
+                 calibration_plan=None):
         self.lm, self.out, self.planned = lm, out, planned
+        self.calibration_plan = calibration_plan  # each int8 target's CalibrationSet, from its recipe
         self.qat, self.compare_ptq = qat, compare_ptq  # a trained QatModel exports every int8 target
         self.threads, self.latency_runs = measure.threads, measure.latency_runs
         self.calib, self.eval_src = calib, eval_src
@@ -173,7 +182,8 @@ class _Context:
         with progress(f"{target.name}: converting" + (" (PTQ, for comparison)" if ptq else "")):
             if target.is_quantized:  # the QAT model is a source of its own kind; --compare-ptq quantizes the float one
                 source = self.qat if self.qat is not None and not ptq else self.lm
-                work = functools.partial(quantize, source, dest, target=target, calibration=self.calib)
+                calibration = self.calibration_plan.for_target(target) if self.calibration_plan else self.calib
+                work = functools.partial(quantize, source, dest, target=target, calibration=calibration)
             else:
                 work = functools.partial(export, self.lm, dest, target=target)
             # Native converters hold their thread for a minute: in a worker, Ctrl-C still stops the run.
@@ -212,6 +222,8 @@ class _Context:
             path = built["artifact"]
             row.update(artifact=str(path), size_bytes=artifact_size(path), conversion=built["info"],
                        verification={"ok": not built["violations"], "violations": built["violations"]})
+            if target.is_quantized and isinstance(built["info"].get("calibration"), dict):  # schema 1.3
+                row["calibration"] = built["info"]["calibration"]
             if built["violations"]:
                 more = len(built["violations"]) - 1
                 raise TargetFailed(f"{target.name}: {built['violations'][0]}" + (f" (and {more} more)" if more else ""))

@@ -36,6 +36,7 @@ class ModelOptions:
 class DataOptions:
     calibration: str | Path | None = None
     calibration_samples: int | None = None
+    calibration_recipe: str | Path | None = None   # a recipe NAME or FILE, for every int8 target
     eval_data: str | Path | None = None
     eval_limit: int | None = None
 

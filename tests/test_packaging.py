@@ -46,3 +46,8 @@ def test_wheel_ships_profiles_and_calibration_data(installed):
                                              capture_output=True, text=True).stdout.split()
     assert Path(sample_file).is_relative_to(env_dir) and "shipped_calibration" in sample_file
     assert (int(n), int(classes)) == (500, 10)
+    out = subprocess.run([env_dir / "bin" / "edge-inception", "calibration", "--json"], check=True, cwd=work,
+                         capture_output=True, text=True).stdout
+    recipes = json.loads(out)  # the calibration recipes ship beside the sample, and are found there
+    assert {r["name"] for r in recipes} == {p.stem for p in (ROOT / "calibration").glob("*.toml")}
+    assert all("shipped_calibration" in r["file"] for r in recipes)

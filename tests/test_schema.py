@@ -119,7 +119,8 @@ def test_write_report_validates_before_anything_lands(tmp_path):
 def test_published_json_schemas_are_what_the_models_generate(tmp_path, capsys):
     docs = ROOT / "docs" / "schema"
     generated = json_schemas()
-    assert set(generated) == {"report.schema.json", "gate-config.schema.json", "target.schema.json"}
+    assert set(generated) == {"report.schema.json", "gate-config.schema.json", "target.schema.json",
+                              "recipe.schema.json"}
     for name, text in generated.items():
         assert (docs / name).read_text() == text, f"{name} drifted: python -m edge_inception.report.schema --write"
     assert main(["--check", str(docs)]) == 0
@@ -129,7 +130,7 @@ def test_published_json_schemas_are_what_the_models_generate(tmp_path, capsys):
     schema = json.loads(generated["report.schema.json"])
     row = schema["$defs"]["Row"]
     assert row["required"] == ["target", "status"] and "gate" in row["properties"]
-    assert schema["properties"]["schema_version"]["pattern"] == r"^1\.\d+$" and SCHEMA_VERSION == "1.2"
+    assert schema["properties"]["schema_version"]["pattern"] == r"^1\.\d+$" and SCHEMA_VERSION == "1.3"
 
 
 def test_gate_config_schema_holds_the_defaults_once():

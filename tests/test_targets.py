@@ -65,7 +65,7 @@ def test_impossible_combinations_are_refused_on_load(tmp_path):
 
 
 @pytest.mark.parametrize("body, named", [
-    ('[quantizer]\nlibrary = "tflite"\ncalibration_samples = -5\n', "calibration_samples"),
+    ('[quantizer]\nlibrary = "tflite"\ncalibration_recipe = "../x"\n', "calibration_recipe"),
     ('[gate]\nmin_agreement = 7.0\n', "min_agreement"),
     ('[gate]\nmax_top1_drop = -1\n', "max_top1_drop"),
     ('[quantizer]\nlibrary = "tflite"\nper_channel = "yes"\n', "per_channel"),

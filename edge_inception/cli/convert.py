@@ -18,6 +18,7 @@ Examples:
   edge-inception convert inception-mini --framework torch --target onnx-int8
   edge-inception convert nets.py:make_net --weights net.pt --input-shape 3,224,224 --calibration calib/
   edge-inception convert --method qat --train-data fashion-mnist --target tflite-int8,onnx-int8 --compare-ptq
+  edge-inception convert --target onnx-int8,openvino-int8 --calibration-recipe robust
   edge-inception convert --target tflite-int8,onnx-int8,openvino-int8 --gate --baseline ci/baseline.json
   edge-inception convert --target tflite-int8,onnx-int8 --device pi --device ssh://root@10.0.0.7
 """
@@ -31,7 +32,11 @@ Examples:
               help="A target profile TOML of your own (repeatable).")
 @click.option("--calibration", help="Calibration images: a folder of JPEG/PNG, a .npz, or 'fashion-mnist' "
               "(training split). Default for zoo models: the shipped sample.")
-@click.option("--calibration-samples", type=click.IntRange(min=1), help="How many calibration images to use.")
+@click.option("--calibration-samples", type=click.IntRange(min=1), help="How many calibration images to use "
+              "(overrides the recipe's count).")
+@click.option("--calibration-recipe", help="A calibration recipe NAME or FILE for every int8 target: which images, "
+              "how many, range method, bias correction (see `edge-inception calibration`). Default: each target "
+              "profile's own (default).")
 @click.option("--eval-data", help="Labelled evaluation images: a folder with one sub-folder per class, a .npz "
               "with labels, or 'fashion-mnist' (the 10,000-image test split). Default for zoo models: the "
               "shipped sample.")

@@ -76,7 +76,6 @@ _UNTRAINABLE = {
     ("quantizer", "qdq_config"): ("standard",),      # QNN's QDQ layout (uint8 activations, symmetric weights)
     ("quantizer", "target_device"): ("cpu",),        # NNCF's device-specific quantizer placement
     ("quantizer", "reduce_range"): (False,),
-    ("quantizer", "calibration_method"): ("minmax",),  # ranges are trained, not calibrated
 }
 
 

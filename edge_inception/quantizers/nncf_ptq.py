@@ -53,6 +53,43 @@ class _Samples:
                 yield x[None]
 
 
+def calibration_arguments(calibration: CalibrationSet) -> tuple[dict, dict, dict]:
+    """(nncf.quantize keywords, AdvancedQuantizationParameters fields, what the report records as told) for
+    the recipe's range method and bias correction, from the table in calibration_recipes/methods.py."""
+    from nncf.quantization.range_estimator import (
+        RangeEstimatorParameters,
+        RangeEstimatorParametersSet,
+        StatisticsCollectorParameters,
+        StatisticsType,
+    )
+
+    from edge_inception.calibration_recipes.methods import told
+
+    args = told("nncf", method=calibration.method, percentile=calibration.percentile,
+                bias_correction=calibration.bias_correction)
+    call, advanced, record = {}, {}, {}
+    estimator = args.get("activations_range_estimator_params")
+    if estimator == "QUANTILE":  # NNCF's MEAN_QUANTILE set, with the recipe's percentile
+        stat = StatisticsCollectorParameters(statistics_type=StatisticsType.QUANTILE,
+                                             quantile_outlier_prob=args["quantile_outlier_prob"])
+        advanced["activations_range_estimator_params"] = RangeEstimatorParameters(min=stat, max=stat)
+        record["activations_range_estimator_params"] = (f"RangeEstimatorParameters(QUANTILE, mean over images, "
+                                                        f"quantile_outlier_prob={args['quantile_outlier_prob']})")
+    elif estimator is not None:
+        advanced["activations_range_estimator_params"] = getattr(RangeEstimatorParametersSet, estimator)
+        record["activations_range_estimator_params"] = f"RangeEstimatorParametersSet.{estimator}"
+    else:
+        record["activations_range_estimator_params"] = "not set (NNCF default: MEAN_MINMAX per-tensor)"
+    if "disable_bias_correction" in args:
+        advanced["disable_bias_correction"] = args["disable_bias_correction"]
+        record["disable_bias_correction"] = args["disable_bias_correction"]
+    if "fast_bias_correction" in args:
+        call["fast_bias_correction"] = args["fast_bias_correction"]
+    if "disable_bias_correction" not in record:
+        record["fast_bias_correction"] = call.get("fast_bias_correction", "not set (NNCF default: True)")
+    return call, advanced, record
+
+
 def _refuse_unsupported(q: dict) -> None:
     """Profile settings NNCF's OpenVINO PTQ has no equivalent for are refused, not silently ignored."""
     from edge_inception._core.errors import UsageError
@@ -84,7 +121,8 @@ def quantize_nncf(lm: LoadedModel, dest: Path, *, target, calibration: Calibrati
     overflow = {"enable": OverflowFix.ENABLE, "disable": OverflowFix.DISABLE,
                 "first_layer": OverflowFix.FIRST_LAYER}[fix]
     preset = {"performance": nncf.QuantizationPreset.PERFORMANCE, "mixed": nncf.QuantizationPreset.MIXED}[q["preset"]]
-    advanced = AdvancedQuantizationParameters(overflow_fix=overflow)
+    call, recipe_advanced, told = calibration_arguments(calibration)
+    advanced = AdvancedQuantizationParameters(overflow_fix=overflow, **recipe_advanced)
     if not q["per_channel"]:  # NNCF's CPU default is per-channel weights; only a per-tensor profile overrides it
         advanced.weights_quantization_params = QuantizationParameters(per_channel=False)
     ov_model = to_openvino_model(lm)
@@ -97,7 +135,7 @@ def quantize_nncf(lm: LoadedModel, dest: Path, *, target, calibration: Calibrati
         with quiet_native():
             quantized = nncf.quantize(ov_model, nncf.Dataset(_Samples(calibration)), preset=preset,
                                       target_device=device, subset_size=len(calibration),
-                                      advanced_parameters=advanced)
+                                      advanced_parameters=advanced, **call)
     except (nncf.InternalError, nncf.ValidationError, RuntimeError, ValueError) as e:
         msg = " ".join(str(e).split())
         raise TargetFailed(f"NNCF quantization failed: {msg[:300] or type(e).__name__}") from None
@@ -107,4 +145,4 @@ def quantize_nncf(lm: LoadedModel, dest: Path, *, target, calibration: Calibrati
             "overflow_fix": fix, "overflow_fix_reason": why,
             "weights": f"int8 symmetric {'per-channel' if q['per_channel'] else 'per-tensor'}",
             "activations": f"8-bit per-tensor {'symmetric' if q['preset'] == 'performance' else 'asymmetric'}",
-            "calibration": calibration.to_dict()}
+            "calibration": {**calibration.to_dict(), "told": told}}

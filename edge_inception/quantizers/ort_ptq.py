@@ -26,7 +26,6 @@ from edge_inception.exporters.onnx import INPUT_NAME, onnx_model, save_onnx
 from edge_inception.models.loader import LoadedModel
 from edge_inception.quantizers import register_quantizer
 
-_METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 _QTYPES = {"int8": "QInt8", "uint8": "QUInt8", "uint16": "QUInt16"}
 
 
@@ -69,6 +68,21 @@ def choose_ort_types(isa: dict, activations: str, weights: str) -> tuple[str, st
         act, wt = ("uint8", "uint8") if activations == "auto" else ("int8", "int8")
         reason += ", and ORT has no int8-activation/uint8-weight kernels"
     return act, wt, reason
+
+
+def calibration_arguments(calibration: CalibrationSet) -> tuple[object, dict, dict]:
+    """(calibrate_method, extra_options, what the report records as told) for the recipe's range method,
+    from the data table in calibration_recipes/methods.py."""
+    from onnxruntime.quantization import CalibrationMethod
+
+    from edge_inception.calibration_recipes.methods import told
+
+    args = told("onnxruntime", method=calibration.method, percentile=calibration.percentile,
+                bias_correction=calibration.bias_correction)
+    extra = args.get("extra_options", {})
+    record = {"calibrate_method": f"CalibrationMethod.{args['calibrate_method']}",
+              **{f"extra_options.{k}": v for k, v in extra.items()}}
+    return getattr(CalibrationMethod, args["calibrate_method"]), extra, record
 
 
 def _single_samples(calibration: CalibrationSet):
@@ -131,13 +145,13 @@ def _fix_batch(proto) -> None:
 
 
 def _quantize_qnn(float_path: Path, pre_path: Path, dest: Path, q: dict, act: str, wt: str,
-                  calibration: CalibrationSet) -> None:
+                  calibration: CalibrationSet, *, method, extra: dict) -> None:
     """The QNN execution provider's recipe: qnn_preprocess_model, get_qnn_qdq_config, quantize.
 
     get_qnn_qdq_config sets the tensor-level overrides the HTP needs (e.g. shared scales across Concat
     inputs, fixed output ranges for Sigmoid/Tanh) and quantizes signed weights symmetrically."""
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantType, quantize
+    from onnxruntime.quantization import QuantType, quantize
     from onnxruntime.quantization.execution_providers.qnn import get_qnn_qdq_config, qnn_preprocess_model
 
     # qnn_preprocess_model (ORT 1.32) fails on a model with metadata_props (it updates a dict with the
@@ -150,7 +164,7 @@ def _quantize_qnn(float_path: Path, pre_path: Path, dest: Path, q: dict, act: st
         model_path = pre_path if qnn_preprocess_model(float_path, pre_path) else float_path
         config = get_qnn_qdq_config(
             model_path, _reader(calibration),
-            calibrate_method=getattr(CalibrationMethod, _METHODS[q["calibration_method"]]),
+            calibrate_method=method,
             activation_type=getattr(QuantType, _QTYPES[act]),
             weight_type=getattr(QuantType, _QTYPES[wt]),
             per_channel=q["per_channel"],
@@ -160,6 +174,7 @@ def _quantize_qnn(float_path: Path, pre_path: Path, dest: Path, q: dict, act: st
         # A layout op on the float input (tf2onnx's NHWC->NCHW Reshape/Transpose) is left float unless forced;
         # the HTP runs integer operators only, so quantize it too.
         config.extra_options["ForceQuantizeNoInputCheck"] = True
+        config.extra_options.update(extra)  # the recipe's, e.g. CalibPercentile
         with atomic_path(dest) as out:
             quantize(model_path, out, config)
             quantized = onnx.load(str(out))
@@ -170,7 +185,7 @@ def _quantize_qnn(float_path: Path, pre_path: Path, dest: Path, q: dict, act: st
 @register_quantizer("onnxruntime", *SOURCE_KINDS)
 def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
     import onnxruntime as ort
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from edge_inception._core.host import host_facts
@@ -179,6 +194,7 @@ def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: Calibratio
     act, wt, reason = choose_ort_types(host_facts()["isa"], q["activations"], q["weights"])
     opset = target.export["opset"]
     static = target.constraints.get("static_shapes", False)
+    method, extra, told = calibration_arguments(calibration)
     with tempfile.TemporaryDirectory(prefix="edge-inception-ort.") as tmp:
         float_path, pre_path = Path(tmp) / "float.onnx", Path(tmp) / "preprocessed.onnx"
         proto = onnx_model(lm, opset=opset)
@@ -188,7 +204,7 @@ def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: Calibratio
         save_onnx(proto, float_path)
         try:
             if q["qdq_config"] == "qnn":
-                _quantize_qnn(float_path, pre_path, dest, q, act, wt, samples)
+                _quantize_qnn(float_path, pre_path, dest, q, act, wt, samples, method=method, extra=extra)
             else:
                 with quiet_native():
                     quant_pre_process(float_path, pre_path)
@@ -200,18 +216,20 @@ def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: Calibratio
                         reduce_range=q["reduce_range"],
                         activation_type=getattr(QuantType, _QTYPES[act]),
                         weight_type=getattr(QuantType, _QTYPES[wt]),
-                        calibrate_method=getattr(CalibrationMethod, _METHODS[q["calibration_method"]]),
+                        calibrate_method=method,
                         calibration_providers=["CPUExecutionProvider"],
-                        extra_options={"CalibStridedMinMax": 1},  # one batch per stride: see _reader
+                        # one batch per stride (see _reader), and the recipe's own, e.g. CalibPercentile
+                        extra_options={"CalibStridedMinMax": 1, **extra},
                     )
         except Exception as e:  # noqa: BLE001 - ORT and onnx raise their own Exception subclasses
             msg = " ".join(str(e).split())
             raise TargetFailed(f"ONNX Runtime quantization failed: {msg[:300] or type(e).__name__}") from None
     per = "per-channel" if q["per_channel"] else "per-tensor"
-    extra = {"qdq_config": "get_qnn_qdq_config (QNN execution provider)", "weights_symmetric": wt == "int8"} \
+    qnn = {"qdq_config": "get_qnn_qdq_config (QNN execution provider)", "weights_symmetric": wt == "int8"} \
         if q["qdq_config"] == "qnn" else {}
     return {"library": f"onnxruntime {ort.__version__} quantize_static", "format": "QDQ", "opset": opset,
-            "batch": 1 if static else "dynamic", **extra,
+            "batch": 1 if static else "dynamic", **qnn,
             "activations": act, "weights": f"{wt} {per}", "reduce_range": q["reduce_range"],
             "requested": {"activations": q["activations"], "weights": q["weights"]}, "isa_reason": reason,
-            "calibration_method": q["calibration_method"], "calibration": calibration.to_dict()}
+            "calibration_method": told["calibrate_method"],
+            "calibration": {**calibration.to_dict(), "told": told}}

@@ -15,6 +15,11 @@ from edge_inception.exporters.tflite import convert_to_file, make_converter
 from edge_inception.models.loader import LoadedModel
 from edge_inception.quantizers import register_quantizer
 
+# What the converter is told about ranges: nothing but the representative dataset; its calibrator keeps
+# a running min/max (the only method calibration_recipes/methods.py lists for tflite besides 'library').
+TOLD = {"representative_dataset": "min/max over every sample (the converter's only estimator)",
+        "bias_correction": "none (the converter has none)"}
+
 
 @register_quantizer("tflite", "torch")
 def quantize_tflite_torch(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
@@ -23,7 +28,9 @@ def quantize_tflite_torch(lm: LoadedModel, dest: Path, *, target, calibration: C
     q = target.quantizer
     info = torch_to_tflite(lm.model, lm.spec, dest, calibration=calibration, per_channel=q["per_channel"],
                            io_dtype=q["io_dtype"])
-    return {**info, "activations": "int8", "calibration": calibration.to_dict()}
+    told = {"observers": "litert-torch's symmetric PT2E config (not set by the recipe)",
+            "bias_correction": "none (PT2E has none)"}
+    return {**info, "activations": "int8", "calibration": {**calibration.to_dict(), "told": told}}
 
 
 @register_quantizer("tflite", *TF_KINDS)
@@ -46,4 +53,4 @@ def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: Calibra
         convert_to_file(converter, dest)
     return {"library": f"tensorflow {tf.__version__} TFLiteConverter", "weights": "int8 per-channel"
             if q["per_channel"] else "int8 per-tensor", "activations": "int8", "io_dtype": q["io_dtype"],
-            "batch": 1 if static else "dynamic", "calibration": calibration.to_dict()}
+            "batch": 1 if static else "dynamic", "calibration": {**calibration.to_dict(), "told": TOLD}}

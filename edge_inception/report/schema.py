@@ -14,7 +14,9 @@ and ``null`` is allowed wherever a value may be unmeasured. Format-specific dict
 
 Schema history: 1.0 the first; 1.1 added ``kind``, the intervals, per-image outcomes, the data
 fingerprint and the latency statistics; 1.2 adds ``targets[].gate``, the thresholds of the target's
-profile at convert time, so views and the gate read them from the report alone.
+profile at convert time, so views and the gate read them from the report alone; 1.3 adds
+``targets[].calibration``: the recipe, the fingerprint of the images it selected and what the library
+was told.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from edge_inception.report.values import (
     Thresholds,
 )
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 READABLE_MAJOR = 1
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
 
@@ -193,6 +195,21 @@ class Ptq(_Open):
     accuracy: Accuracy | None = None
 
 
+class RowCalibration(_Open):
+    source: Text = None
+    samples: Count = _doc("images actually used")
+    recipe: Text = _doc("the calibration recipe's name (calibration/NAME.toml)")
+    recipe_file: Text = None
+    selection: Text = _doc("random, stratified or diverse")
+    seed: Count = None
+    batch_size: Count = None
+    method: Text = _doc("the recipe's range method (library: the library's own default)")
+    percentile: Number = None
+    bias_correction: Text = None
+    fingerprint: Text = _doc("sha256 of the selected images' raw pixels, in order")
+    told: Open = _doc("the arguments the library was given for ranges and bias correction")
+
+
 class Row(_Open):
     target: Name = Field(description="the target profile (eval/bench: the artifact's label)")
     status: Literal["ok", "failed"]
@@ -215,6 +232,8 @@ class Row(_Open):
     latency: Latency | None = None
     notes: Strings = None
     ptq: Ptq | None = _doc("QAT with --compare-ptq: the post-training twin")
+    calibration: RowCalibration | None = _doc("1.3: int8 targets: the recipe, the selected images' fingerprint "
+                                              "and what the library was told")
     gate: Thresholds = _doc("1.2: the effective gate thresholds of the target's profile at convert time "
                             "(max_top1_drop, min_agreement, max_latency_ratio, max_size_mb; see gate-config)")
     load_ms: Number = _doc("bench: load + first inference")
@@ -355,6 +374,7 @@ PUBLISHED = {
     "report.schema.json": "edge_inception.report.schema:Report",
     "gate-config.schema.json": "edge_inception.gating.config:GateFile",
     "target.schema.json": "edge_inception.targets.schema:Profile",
+    "recipe.schema.json": "edge_inception.calibration_recipes.schema:RecipeFile",
 }
 
 

@@ -51,11 +51,12 @@ class Quantizer(_Section):
     activations: Literal["int8", "uint8", "uint16", "auto"] = "int8"  # uint16: ONNX Runtime only (a16w8)
     weights: Literal["int8", "uint8", "auto"] = "int8"
     reduce_range: bool = False
-    calibration_method: Literal["minmax", "entropy", "percentile"] = "minmax"
     preset: Literal["performance", "mixed"] = "performance"  # NNCF: symmetric / asymmetric activations
     overflow_fix: Literal["enable", "disable", "first_layer", "auto"] = "auto"  # NNCF on non-VNNI CPUs
     io_dtype: Literal["float32", "int8", "uint8"] = "float32"
-    calibration_samples: int = Field(500, ge=1, le=1_000_000)
+    # The calibration recipe (calibration/NAME.toml: images, count, selection, range method, bias
+    # correction); convert --calibration-recipe replaces it for every target.
+    calibration_recipe: Identifier = "default"
     # ONNX Runtime: "qnn" builds the QDQ settings with get_qnn_qdq_config (the QNN execution provider's)
     qdq_config: Literal["standard", "qnn"] = "standard"
     target_device: Literal["cpu", "gpu", "npu", "any"] = "cpu"  # NNCF's target_device
