@@ -114,7 +114,7 @@ def _card_section(name: str, k: dict, t: dict) -> list[str]:
         *_module(name).CARD_ARCHITECTURE,
         "- **Training**: Adam, cosine-decayed learning rate from 2e-3, batch "
         f"{k.get('batch_size', '?')}, {k.get('epochs', '?')} epochs, seed {k.get('seed', '?')},",
-        f"  {augment}" + (f"; {k['train_seconds']:.0f} s on 2 CPU cores." if "train_seconds" in k else "."),
+        f"  {augment}" + (f"; {k['train_seconds']:.0f} s on 2 shared CPU cores." if "train_seconds" in k else "."),
         f"- **Parameters**: {k.get('params', '?'):,}" if k else "- **Parameters**: ?",
         f"- **Float top-1 on the 10,000-image test split**: Keras {k.get('test_top1', float('nan')):.2%}"
         + (f", PyTorch twin {t['test_top1']:.2%} (max abs logit diff vs Keras {t['max_abs_diff_vs_keras']:.1e})"
