@@ -82,6 +82,10 @@ def with_module_paths(flatbuffer: bytes, model, *, outputs: list[str] = ()) -> b
     from ai_edge_litert import schema_py_generated as schema
 
     tfl = schema.ModelT.InitFromObj(schema.Model.GetRootAs(flatbuffer, 0))
+    if any(b.offset for b in tfl.buffers or []):
+        # Buffers stored after the flatbuffer (ai-edge-quantizer writes them so) are addressed by file
+        # offset: re-packing with other names would move the flatbuffer's end and break every offset.
+        return flatbuffer
     cache: dict[bytes, bytes] = {}
     for sg in tfl.subgraphs:
         for t in sg.tensors:
