@@ -121,3 +121,28 @@ def test_litert_torch_names_map_to_module_paths():
     assert rename(f"{chain};2;{here}", model) == "blocks.1.proj;2;ResNetToy"
     assert rename("serving_default_args_0", model) == "serving_default_args_0"
     assert module_path(f"{here}/{__name__}.Mixed_9", model) is None  # no such child: left as it was
+
+
+class _Odd(nn.Module):
+    def forward(self, x):
+        return torch.special.bessel_j0(x)
+
+
+class _OddNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 4, 3)
+        self.head = nn.Sequential(nn.ReLU(), _Odd())
+
+    def forward(self, x):
+        return self.head(self.stem(x)).mean((2, 3))
+
+
+def test_converter_failure_names_the_module_that_calls_the_operator():
+    from edge_inception.exporters._module_paths import export_for_quantization, naming_the_layer
+
+    program = export_for_quantization(_OddNet().eval(), (torch.zeros(1, 1, 8, 8),))
+    # the shape of litert-torch's message for an operator it has no lowering for
+    msg = naming_the_layer("NotImplementedError: no lowering for aten.special_bessel_j0.default", program)
+    assert msg == "NotImplementedError: no lowering for aten.special_bessel_j0.default in layer 'head.1'"
+    assert naming_the_layer("ValueError: something else", program) == "ValueError: something else"

@@ -25,7 +25,12 @@ from pathlib import Path
 
 from edge_inception._core.atomic import atomic_path
 from edge_inception._core.errors import TargetFailed
-from edge_inception.exporters._module_paths import export_for_quantization, output_modules, with_module_paths
+from edge_inception.exporters._module_paths import (
+    export_for_quantization,
+    naming_the_layer,
+    output_modules,
+    with_module_paths,
+)
 from edge_inception.models.spec import ModelSpec
 
 LITERT_TORCH_VERSION = "0.10.0"
@@ -84,7 +89,10 @@ def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per
         if calibration is not None:
             np.save(tmp / "calibration.npy", np.concatenate(list(calibration.float_batches())))
             job["calibration"] = str(tmp / "calibration.npy")
-        run_in_venv("convert", job, tmp, failure="litert-torch conversion failed")
+        try:
+            run_in_venv("convert", job, tmp, failure="litert-torch conversion failed")
+        except TargetFailed as e:
+            raise TargetFailed(naming_the_layer(e.message, program)) from None
         flatbuffer = (tmp / "model.tflite").read_bytes()
         if calibration is not None and io_dtype != "int8":
             flatbuffer = with_io_dtype(flatbuffer, io_dtype)

@@ -3,6 +3,7 @@
     program = export_for_quantization(module, (example,))   # keeps the metadata PT2E's patterns read
     flatbuffer = with_module_paths(flatbuffer, module, outputs=output_modules(program))
     # tensor names -> 'block_a1.up', not class chains
+    naming_the_layer("... aten.erfinv ...", program)   # "... aten.erfinv in layer 'head.act' ..."
 
 litert-torch names each tensor after the torch.export ``nn_module_stack`` of the node that made it, as
 ``<root class>/<class>_<attr>/<class>_<attr>;N`` (backend/debuginfo/_build.py), whose root is
@@ -101,3 +102,17 @@ def with_module_paths(flatbuffer: bytes, model, *, outputs: list[str] = ()) -> b
     builder = flatbuffers.Builder(len(flatbuffer) + 4096)
     builder.Finish(tfl.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def naming_the_layer(message: str, program) -> str:
+    """A converter failure that names an aten/prims operator, with the user's module that calls it
+    (from ``nn_module_stack``, as the ONNX exporter's failures do) added after the operator."""
+    import re
+
+    from edge_inception.exporters._torch import _layer_of
+
+    m = re.search(r"(?:torch\.ops\.)?(aten|prims)[.:]+(\w+)(?:\.\w+)?", message)  # with its overload
+    if not m or " in layer '" in message:
+        return message
+    where = _layer_of(program, m.group(1), m.group(2))
+    return f"{message[:m.end()]}{where}{message[m.end():]}" if where else message
