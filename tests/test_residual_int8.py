@@ -119,6 +119,7 @@ def test_litert_torch_names_map_to_module_paths():
               ".<locals>.Wrapper"
     assert module_path(wrapper, model) == "ResNetToy"
     assert rename(f"{chain};2;{here}", model) == "blocks.1.proj;2;ResNetToy"
+    assert rename(f"{chain};", model) == "blocks.1.proj"
     assert rename("serving_default_args_0", model) == "serving_default_args_0"
     assert module_path(f"{here}/{__name__}.Mixed_9", model) is None  # no such child: left as it was
 

@@ -62,7 +62,10 @@ def module_path(hierarchy: str, model) -> str | None:
 def rename(name: str, model) -> str:
     """Each ';'-separated part of a (possibly fused) tensor name that is a module chain -> its path."""
     parts = name.split(";")
-    return ";".join(p if (q := module_path(p, model)) is None else q for p in parts)
+    out = [p if (q := module_path(p, model)) is None else q for p in parts]
+    while len(out) > 1 and out[-1] == "" and parts[0] != out[0]:  # litert-torch ends each chain with ';'
+        out.pop()
+    return ";".join(out)
 
 
 def output_modules(program) -> list[str]:
