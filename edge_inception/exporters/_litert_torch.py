@@ -4,6 +4,9 @@
     torch_to_tflite(module, spec, dest)                          # float32
     torch_to_tflite(module, spec, dest, calibration=calib)       # int8: PT2E, per-channel weights
 
+The program is exported strictly where Dynamo can (PT2E's add/mul patterns need its metadata) and
+the artifact's tensors are renamed after the user's module paths (exporters/_module_paths.py).
+
 litert-torch 0.10 pins xdsl 0.28, which needs typing-extensions < 4.13; installed beside this package
 it downgrades typing_extensions and pydantic and breaks other installed packages (`pip check`). So it
 lives in a venv that sees this environment's packages (torch, TensorFlow, edge_inception) but keeps
@@ -22,6 +25,12 @@ from pathlib import Path
 
 from edge_inception._core.atomic import atomic_path
 from edge_inception._core.errors import TargetFailed
+from edge_inception.exporters._module_paths import (
+    export_for_quantization,
+    naming_the_layer,
+    output_modules,
+    with_module_paths,
+)
 from edge_inception.models.spec import ModelSpec
 
 LITERT_TORCH_VERSION = "0.10.0"
@@ -70,7 +79,8 @@ def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per
         tmp = Path(tmp)
         example = torch.zeros(1, spec.channels, spec.height, spec.width)
         try:
-            torch.export.save(torch.export.export(model, (example,)), tmp / "model.pt2")
+            program = export_for_quantization(model, (example,))
+            torch.export.save(program, tmp / "model.pt2")
         except Exception as e:  # noqa: BLE001
             raise TargetFailed(f"torch.export failed before TFLite conversion: {' '.join(str(e).split())[:300]}") \
                 from None
@@ -79,10 +89,14 @@ def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per
         if calibration is not None:
             np.save(tmp / "calibration.npy", np.concatenate(list(calibration.float_batches())))
             job["calibration"] = str(tmp / "calibration.npy")
-        run_in_venv("convert", job, tmp, failure="litert-torch conversion failed")
+        try:
+            run_in_venv("convert", job, tmp, failure="litert-torch conversion failed")
+        except TargetFailed as e:
+            raise TargetFailed(naming_the_layer(e.message, program)) from None
         flatbuffer = (tmp / "model.tflite").read_bytes()
         if calibration is not None and io_dtype != "int8":
             flatbuffer = with_io_dtype(flatbuffer, io_dtype)
+        flatbuffer = with_module_paths(flatbuffer, model, outputs=output_modules(program))
         with atomic_path(dest) as out:
             out.write_bytes(flatbuffer)
     return {"converter": f"litert-torch {LITERT_TORCH_VERSION} (own venv {VENV})"

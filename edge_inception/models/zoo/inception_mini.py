@@ -25,6 +25,11 @@ MODULES = {
 }
 POOL_BEFORE = {"3a", "4a", "5a"}
 NUM_CLASSES = 10
+CARD_ARCHITECTURE = [  # the model card's architecture lines (train.py)
+    "- **Architecture**: stem conv 3x3/32, Inception modules 3a-3b (14x14), 4a-4b (7x7), 5a-5b (4x4),",
+    "  each with the four branches 1x1; 1x1->3x3; 1x1->5x5; 3x3 max-pool->1x1, concatenated; a 2x2",
+    "  max-pool before each stage, global average pool, dense 10. BatchNorm after every conv.",
+]
 
 
 def _spec(framework: str) -> ModelSpec:

@@ -1,7 +1,8 @@
-"""inception-resnet-v2: Inception-ResNet v2 (Szegedy et al., arXiv 1602.07261) at 299x299x3, Keras.
+"""inception-resnet-v2: Inception-ResNet v2 (Szegedy et al., arXiv 1602.07261) at 299x299x3, Keras and PyTorch.
 
     from edge_inception.models.zoo import create_model
     m = create_model("inception-resnet-v2", pretrained=False)    # keras.applications, random weights
+    t = create_model("inception-resnet-v2", framework="torch", pretrained=False)  # timm's names, no timm
     m = build_keras(weights="inception_resnet_v2.h5")            # your local ImageNet weights file
     m = build_keras(input_shape=(75, 75, 3))                     # smaller input (75x75 is the minimum)
 
@@ -39,3 +40,17 @@ def build_keras(num_classes: int = 1000, *, weights: str | Path | None = None,
     return keras_module.applications.InceptionResNetV2(
         weights=None if weights is None else str(weights), include_top=True, classes=num_classes,
         input_shape=input_shape, classifier_activation=classifier_activation)
+
+
+TORCH_SPEC = ModelSpec(name="inception-resnet-v2", framework="torch", input_shape=INPUT_SHAPE, layout="NCHW",
+                       preprocessing=Preprocessing.preset("inception"), labels=())
+
+
+@register_model("inception-resnet-v2", framework="torch", spec=TORCH_SPEC, weights=None,
+                description="plain-PyTorch Inception-ResNet v2 with timm's names (NCHW), random weights")
+def build_torch(num_classes: int = 1000):
+    """timm's ``inception_resnet_v2`` without timm: its state_dict names and 55,843,464 parameters, so a
+    timm checkpoint loads strictly. [-1, 1] input, as timm's (IMAGENET_INCEPTION_MEAN/STD = 0.5)."""
+    from edge_inception.models.zoo._inception_resnet_v2_torch import InceptionResnetV2
+
+    return InceptionResnetV2(num_classes=num_classes)
