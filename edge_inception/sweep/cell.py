@@ -81,10 +81,15 @@ def run_cell(job: dict, stage: Path) -> dict:
         if embed_manifest(Path(row["artifact"]), row["format"], man):  # the artifact carries it too
             _resize(row)
     report["manifest"] = man
+    report.pop("path", None), report.pop("views", None)  # staging paths, gone once the folder is committed
     from edge_inception._core.atomic import atomic_write_text
 
+    _relative(row, out)  # the cell's report names its artifacts beside it: the folder moves after this
     atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
-    _relative(row, stage)
+    row = json.loads(json.dumps(row))
+    for holder in (row, row.get("reference") or {}):  # the record's paths are relative to the cell's folder
+        if holder.get("artifact") and not Path(holder["artifact"]).is_absolute() and ":" not in holder["artifact"]:
+            holder["artifact"] = f"{CELL_OUT}/{holder['artifact']}"
     files = {str(p.relative_to(stage)): content_sha256(p) for p in sorted(stage.rglob("*")) if p.is_file()}
     record.update(status=row["status"], row=row, manifest=man, files=files,
                   data=report.get("data"), model_info=report.get("model"), wall_s=time.perf_counter() - t0)
@@ -102,10 +107,9 @@ def _resize(row: dict) -> None:
         row["size_ratio"] = ref["size_bytes"] / row["size_bytes"]
 
 
-def _relative(row: dict, stage: Path) -> None:
-    """Artifact paths relative to the cell's folder: it moves into the cache after this."""
+def _relative(row: dict, folder: Path) -> None:
     for holder in (row, row.get("reference") or {}):
         if holder.get("artifact") and Path(holder["artifact"]).is_absolute():
             p = Path(holder["artifact"])
-            if stage in p.parents:
-                holder["artifact"] = str(p.relative_to(stage))
+            if folder in p.parents:
+                holder["artifact"] = str(p.relative_to(folder))

@@ -154,9 +154,9 @@ def run_ray(jobs: list[dict], cache: CellCache, *, run, address: str | None) -> 
         probe = cache.staging_root / f"probe-{uuid.uuid4().hex[:8]}"
         token = uuid.uuid4().hex
         probe.write_text(token)
-        task = ray.remote(_remote_cell).options(
-            num_cpus=run.cpus_per_cell, memory=int(run.memory_gb_per_cell * 2**30),
-            max_retries=run.max_retries, max_calls=run.cells_per_worker, retry_exceptions=False)
+        task = ray.remote(num_cpus=run.cpus_per_cell, memory=int(run.memory_gb_per_cell * 2**30),
+                          max_retries=run.max_retries, max_calls=run.cells_per_worker,
+                          retry_exceptions=False)(_remote_cell)
         refs = {task.remote(job, str(cache.staging_root), (str(probe), token), run.transfer): job for job in jobs}
         pending = list(refs)
         while pending:
@@ -189,6 +189,8 @@ def _collect(ref, job: dict, cache: CellCache) -> dict:
 
 def run_jobs(jobs: list[dict], cache: CellCache, *, run, address: str | None, serial: bool = False) -> Iterator[dict]:
     """Each job's record as it finishes, committed to the cache when it succeeded."""
+    if not jobs:  # everything cached: no Ray to start
+        return
     if serial or not ray_available():
         if not serial and address:
             from edge_inception._core.errors import UsageError
