@@ -38,7 +38,7 @@ def sweep(file: str | Path, *, out: str | Path = "edge-inception-sweep", address
     from edge_inception._core.progress import progress
     from edge_inception.sweep.cache import CellCache, cell_inputs, cell_key, host_identity, library_versions
     from edge_inception.sweep.cell import cell_job
-    from edge_inception.sweep.execute import ray_available, run_jobs
+    from edge_inception.sweep.execute import NO_RAY, ray_available, run_jobs
     from edge_inception.sweep.report import build_report, write_sweep_report
     from edge_inception.sweep.spec import expand, load_sweep
 
@@ -63,8 +63,10 @@ def sweep(file: str | Path, *, out: str | Path = "edge-inception-sweep", address
         if key not in seen:  # two cells with the same inputs are one computation
             seen.add(key)
             jobs.append(cell_job(cell, spec, key=key, inputs=inputs))
+    cache.clear_staging({j["key"] for j in jobs})
     backend = "serial" if serial or not ray_available() else "ray"
-    print(f"sweep: {len(cells)} cells, {len(cells) - len(jobs)} cached, {len(jobs)} to run ({backend})",
+    why = f": {NO_RAY}" if backend == "serial" and not serial else ""
+    print(f"sweep: {len(cells)} cells, {len(cells) - len(jobs)} cached, {len(jobs)} to run ({backend}{why})",
           file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     fresh: dict[str, dict] = {}

@@ -208,6 +208,13 @@ class CellCache:
             shutil.rmtree(stage, ignore_errors=True)
             raise
 
+    def clear_staging(self, keys) -> None:
+        """Staging folders of cells about to run are what a killed worker or Ctrl-C left: removed."""
+        if self.staging_root.is_dir():
+            for p in self.staging_root.iterdir():
+                if p.is_dir() and p.name.split(".")[0] in keys:
+                    shutil.rmtree(p, ignore_errors=True)
+
     def commit(self, stage: Path, key: str) -> Path:
         """Rename the complete ``stage`` folder into place (replacing a cell forced by --rerun)."""
         dest = self.path(key)

@@ -92,10 +92,20 @@ def run_cell(job: dict, stage: Path) -> dict:
             holder["artifact"] = f"{CELL_OUT}/{holder['artifact']}"
     files = {str(p.relative_to(stage)): content_sha256(p) for p in sorted(stage.rglob("*")) if p.is_file()}
     record.update(status=row["status"], row=row, manifest=man, files=files,
-                  data=report.get("data"), model_info=report.get("model"), wall_s=time.perf_counter() - t0)
+                  data=report.get("data"), model_info=report.get("model"), wall_s=time.perf_counter() - t0,
+                  peak_rss_mb=_peak_rss_mb())
     (stage / RECORD).write_text(json.dumps(record, indent=2) + "\n")
     record["files"] = {**files, RECORD: None}
     return record
+
+
+def _peak_rss_mb() -> dict:
+    """This process's peak RSS so far (a worker that ran earlier cells counts them too: cells_per_worker 1
+    makes it this cell's) and that of its largest finished subprocess (litert-torch runs in its own venv)."""
+    import resource
+
+    return {"process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "largest_subprocess": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
 def _resize(row: dict) -> None:

@@ -15,7 +15,6 @@ workers (runtime_env), so a cluster started from a development checkout runs tha
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,13 +156,15 @@ def run_ray(jobs: list[dict], cache: CellCache, *, run, address: str | None) -> 
         task = ray.remote(num_cpus=run.cpus_per_cell, memory=int(run.memory_gb_per_cell * 2**30),
                           max_retries=run.max_retries, max_calls=run.cells_per_worker,
                           retry_exceptions=False)(_remote_cell)
-        refs = {task.remote(job, str(cache.staging_root), (str(probe), token), run.transfer): job for job in jobs}
-        pending = list(refs)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            job = refs.pop(done[0])
-            yield _collect(done[0], job, cache)
-        probe.unlink(missing_ok=True)
+        try:
+            refs = {task.remote(job, str(cache.staging_root), (str(probe), token), run.transfer): job for job in jobs}
+            pending = list(refs)
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                job = refs.pop(done[0])
+                yield _collect(done[0], job, cache)
+        finally:
+            probe.unlink(missing_ok=True)
     except KeyboardInterrupt:
         for ref in refs:  # the cells still running stop now; finished ones are already in the cache
             ray.cancel(ref, force=True)
@@ -196,8 +197,6 @@ def run_jobs(jobs: list[dict], cache: CellCache, *, run, address: str | None, se
             from edge_inception._core.errors import UsageError
 
             raise UsageError(f"--address {address} needs Ray, which is not installed", fix="pip install 'ray>=2.9'")
-        if not serial:
-            print(f"edge-inception: {NO_RAY}", file=sys.stderr)
         yield from run_serial(jobs, cache)
         return
     yield from run_ray(jobs, cache, run=run, address=address)

@@ -37,8 +37,10 @@ def _row(cell, key: str, record: dict | None, *, cached: bool, cache) -> dict:
                    "recipe": cell.recipe.name if cell.recipe else None,
                    "method": cell.method.name if cell.method else "float",
                    "devices": list(cell.devices), "cached": cached, "node": record.get("node"),
-                   "transfer": record.get("transfer"), "hostname": host.get("hostname"), "cpu": host.get("cpu"),
-                   "wall_s": record.get("wall_s"), "folder": str(cache.path(key)) if record["status"] == "ok" else None,
+                   "transfer": record.get("transfer"), "pid": record.get("pid"), "hostname": host.get("hostname"),
+                   "cpu": host.get("cpu"),
+                   "wall_s": record.get("wall_s"), "peak_rss_mb": record.get("peak_rss_mb"),
+                   "folder": str(cache.path(key)) if record["status"] == "ok" else None,
                    "manifest": record.get("manifest")}
     return row
 
