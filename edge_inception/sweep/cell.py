@@ -74,7 +74,7 @@ def run_cell(job: dict, stage: Path) -> dict:
         record.update(status="failed", row={"target": job["target"], "status": "failed", "message": reason},
                       files={}, wall_s=time.perf_counter() - t0)
         return record
-    man = manifest(job, host=host)
+    man = json.loads(json.dumps(manifest(job, host=host)))  # as JSON has it (tuples become lists) everywhere
     if row["status"] == "ok" and row.get("artifact"):
         from edge_inception.sweep.manifest import embed_manifest
 
