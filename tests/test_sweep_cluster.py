@@ -1,6 +1,7 @@
 """A sweep on a two-node Ray cluster on loopback (`ray start --head` and `ray start --address`, both
 started and stopped here, one CPU each): two cells run at once, one on each node, and their files come
-back through Ray's object store. Then the same sweep without Ray: everything is cached, nothing runs."""
+back through Ray's object store. Then the same sweep without Ray: one cell forced by --rerun runs in
+this process, the other comes from the cache."""
 
 from __future__ import annotations
 
@@ -126,6 +127,14 @@ def test_cells_ran_on_both_nodes(on_cluster):
 def test_without_ray_runs_here_and_says_how_to_parallelize(on_cluster, monkeypatch, run_cli):
     code, root = on_cluster
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
-    code, out, err = run_cli("sweep", str(root / "sweep.toml"), "--out", str(root / "out"), "--force")
+    code, out, err = run_cli("sweep", str(root / "sweep.toml"), "--out", str(root / "out"), "--force",
+                             "--rerun", "*/tflite-fp32/*", "--json")
     assert code == 0, err
-    assert "2 cached, 0 to run (serial" in err and "pip install" in err
+    assert "1 cached, 1 to run (serial" in err and "pip install" in err
+    import json
+
+    assert out.lstrip().startswith("{"), out[:500]
+    rows = {r["cell"]["id"]: r for r in json.loads(out)["targets"]}
+    fresh = rows["inception-mini/tflite-fp32/-/float"]
+    assert not fresh["cell"]["cached"] and fresh["cell"]["node"] == "local" and fresh["cell"]["pid"] == os.getpid()
+    assert fresh["status"] == "ok" and rows["inception-mini/onnx-fp32/-/float"]["cell"]["cached"]

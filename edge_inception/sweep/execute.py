@@ -14,7 +14,9 @@ workers (runtime_env), so a cluster started from a development checkout runs tha
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +46,8 @@ def run_serial(jobs: list[dict], cache: CellCache) -> Iterator[dict]:
     from edge_inception.sweep.cell import run_cell
 
     for job in jobs:
-        with cache.staging(job["key"]) as stage:
+        # A converter's prints ("Saved artifact at ...") go to stderr: stdout is the table or the JSON.
+        with cache.staging(job["key"]) as stage, contextlib.redirect_stdout(sys.stderr):
             record = run_cell(job, stage)
             if record["status"] == "ok":
                 cache.commit(stage, job["key"])
