@@ -126,11 +126,32 @@ def host_identity() -> dict:
     return {"machine": facts["machine"], "isa": {k: isa[k] for k in sorted(isa)}}
 
 
+def _profile_recipe(source: str) -> dict | None:
+    """The calibration recipe a profile names (``calibration_recipe = "NAME"``), by its file's bytes:
+    editing that recipe changes what the profile's int8 cells calibrate with."""
+    import tomllib
+
+    from edge_inception.sweep.recipes import recipe_file
+
+    try:
+        name = tomllib.loads(Path(source).read_text()).get("calibration_recipe")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(name, str):
+        return None
+    try:
+        return {"name": name, "sha256": _sha256_file(recipe_file(name))}
+    except Exception:  # noqa: BLE001 - a recipe the profile names but this tree lacks: convert refuses it
+        return {"name": name, "sha256": None}
+
+
 def profile_identity(name: str) -> dict:
     from edge_inception.targets import get_target
 
     t = get_target(name).to_dict()
-    t.pop("source", None)  # where the profile was read from is not what it says
+    source = t.pop("source", None)  # where the profile was read from is not what it says...
+    if source and (recipe := _profile_recipe(source)) is not None:
+        t["calibration_recipe"] = recipe  # ...but the recipe it names is
     if t.get("float_reference"):
         ref = get_target(t["float_reference"]).to_dict()
         ref.pop("source", None)
