@@ -78,8 +78,8 @@ def test_profile_change_changes_that_target_only(tmp_path, monkeypatch):
     text = (shipped_dir("targets") / "tflite-int8.toml").read_text()
     (tmp_path / "targets" / "tflite-int8.toml").write_text(text)
     assert _keys(tmp_path, BASE) == a  # the same content elsewhere: the same key
-    (tmp_path / "targets" / "tflite-int8.toml").write_text(text.replace("calibration_samples = 500",
-                                                                         "calibration_samples = 400"))
+    assert "min_agreement = 0.97" in text
+    (tmp_path / "targets" / "tflite-int8.toml").write_text(text.replace("min_agreement = 0.97", "min_agreement = 0.96"))
     b = _keys(tmp_path, BASE)
     assert a["inception-mini/tflite-int8/R/ptq"] != b["inception-mini/tflite-int8/R/ptq"]
     assert a["inception-mini/tflite-fp32/-/float"] == b["inception-mini/tflite-fp32/-/float"]
@@ -88,6 +88,26 @@ def test_profile_change_changes_that_target_only(tmp_path, monkeypatch):
     ref.write_text(ref.read_text().replace('description = "', 'description = "changed '))
     c = _keys(tmp_path, BASE)  # the float reference's profile is an input of the int8 cell too
     assert c["inception-mini/tflite-int8/R/ptq"] != b["inception-mini/tflite-int8/R/ptq"]
+
+
+def test_recipe_a_profile_names_is_keyed_by_its_content(tmp_path, monkeypatch):
+    """Where profiles name a calibration recipe (issue 17), editing that recipe file changes the key."""
+    from edge_inception.sweep.cache import profile_identity
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "targets").mkdir()
+    (tmp_path / "calibration").mkdir()
+    recipe = tmp_path / "calibration" / "mine.toml"
+    recipe.write_text('name = "mine"\n')
+    profile = tmp_path / "targets" / "x-int8.toml"
+    profile.write_text('[quantizer]\ncalibration_recipe = "mine"\n')
+    from edge_inception.sweep import cache
+
+    a = cache._profile_recipe(str(profile))
+    recipe.write_text('name = "mine"\nsamples = 10\n')
+    b = cache._profile_recipe(str(profile))
+    assert a["name"] == b["name"] == "mine" and a["sha256"] != b["sha256"]
+    assert profile_identity("tflite-fp32").get("calibration_recipe") is None  # a profile naming none
 
 
 def test_library_version_changes_every_key(tmp_path, monkeypatch):

@@ -134,9 +134,11 @@ def _profile_recipe(source: str) -> dict | None:
     from edge_inception.sweep.recipes import recipe_file
 
     try:
-        name = tomllib.loads(Path(source).read_text()).get("calibration_recipe")
+        data = tomllib.loads(Path(source).read_text())
     except (OSError, ValueError):
         return None
+    quantizer = data.get("quantizer") if isinstance(data.get("quantizer"), dict) else {}
+    name = data.get("calibration_recipe", quantizer.get("calibration_recipe"))  # top level or [quantizer]
     if not isinstance(name, str):
         return None
     try:
