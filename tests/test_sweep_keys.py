@@ -94,12 +94,11 @@ def test_recipe_a_profile_names_is_keyed_by_its_content(tmp_path, monkeypatch):
     """Where profiles name a calibration recipe (issue 17), editing that recipe file changes the key."""
     from edge_inception.sweep.cache import profile_identity
 
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "targets").mkdir()
+    monkeypatch.chdir(tmp_path)  # ./calibration/NAME.toml is where a user's recipes are found
     (tmp_path / "calibration").mkdir()
     recipe = tmp_path / "calibration" / "mine.toml"
     recipe.write_text('name = "mine"\n')
-    profile = tmp_path / "targets" / "x-int8.toml"
+    profile = tmp_path / "x-int8.toml"  # only its TOML is read here
     profile.write_text('[quantizer]\ncalibration_recipe = "mine"\n')
     from edge_inception.sweep import cache
 
