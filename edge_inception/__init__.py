@@ -4,6 +4,7 @@
     report = ei.convert(targets="tflite-int8")          # the shipped inception-mini, sample data
     ei.list_targets(), ei.list_models(), ei.list_recipes(), ei.get_recipe("robust")
     ei.benchmark(["m.tflite"], device="ssh://pi@raspberrypi.local"), ei.check_device("pi")
+    ei.sweep("sweep.toml", out="sweep-out")             # many cells on Ray, cached by content hash
 
 Heavy frameworks load only when a function needs them, so importing the package is fast.
 """
@@ -21,6 +22,7 @@ _LAZY = {
     "evaluate": ("edge_inception.measure", "evaluate"),
     "benchmark": ("edge_inception.measure", "benchmark"),
     "gate": ("edge_inception.gating", "gate"),
+    "sweep": ("edge_inception.sweep", "sweep"),
     "open_artifact": ("edge_inception.artifacts", "open_artifact"),
     "load_model": ("edge_inception.models.loader", "load_model"),
     "list_targets": ("edge_inception.targets", "list_targets"),

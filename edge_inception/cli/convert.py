@@ -21,6 +21,7 @@ Examples:
   edge-inception convert --target onnx-int8,openvino-int8 --calibration-recipe robust
   edge-inception convert --target tflite-int8,onnx-int8,openvino-int8 --gate --baseline ci/baseline.json
   edge-inception convert --target tflite-int8,onnx-int8 --device pi --device ssh://root@10.0.0.7
+  edge-inception convert --reproduce sweep-out/report.json --target onnx-int8 --out again
 """
 
 
@@ -74,6 +75,9 @@ Examples:
 @click.option("--junit", type=click.Path(dir_okay=False), help="With --gate: write JUnit XML here.")
 @click.option("--device", "device", multiple=True, help="Also measure every target on this device "
               "(repeatable): ssh://user@host[:port], adb[:SERIAL], local, or a name declared in edge-inception.toml.")
+@click.option("--reproduce", type=click.Path(dir_okay=False), help="Rebuild the sweep cell of --target from "
+              "the reproducibility manifest in this report.json (a sweep's, or a cell's own); other options are "
+              "taken from the manifest.")
 @_options.accept_new_host_key
 @_options.framework
 @_options.threads
@@ -81,7 +85,7 @@ Examples:
 @_options.force
 @_options.trust_remote_code
 @_options.json_out
-def command(model, run_gate_after, baseline, gate_config, junit, as_json, **options):
+def command(model, run_gate_after, baseline, gate_config, junit, as_json, reproduce, **options):
     """Convert MODEL (default: the shipped inception-mini) to each --target, check every artifact
     against its profile, and compare it with its float reference on the same runtime.
 
@@ -92,6 +96,10 @@ def command(model, run_gate_after, baseline, gate_config, junit, as_json, **opti
 
     if not run_gate_after and (baseline or gate_config or junit):
         raise click.UsageError("--baseline, --gate-config and --junit apply with --gate")
+    if reproduce:
+        from edge_inception.sweep.reproduce import reproduce_command
+
+        return reproduce_command(reproduce, model=model, options=options, as_json=as_json)
     if junit:  # before the conversion, not after it: an existing file is not overwritten without --force
         from edge_inception._core.outputs import check_output_file
 
