@@ -1,0 +1,33 @@
+"""Float reference activations of the source model, one batch at a time, for the layers asked for.
+
+    probe = SourceProbe(loaded_model, ["stem_relu", "inception_3a_concat"])
+    acts = probe.run(batch)          # {layer name: float32 array (batch, ...) in the source layout}
+
+Keras: one functional model whose outputs are those layers' outputs, built once (no copy of the weights).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_inception._core.errors import UsageError
+
+
+class SourceProbe:
+    def __init__(self, lm, names: list[str]):
+        if lm.kind not in ("keras", "tf_keras"):
+            raise UsageError(f"diagnose compares against Keras source models; this one is {lm.kind}",
+                             fix="pass the Keras model (.keras/.h5 or a zoo name with --framework keras) as --reference")
+        self.names = list(names)
+        model = lm.model
+        keras_module = __import__("tf_keras" if lm.kind == "tf_keras" else "keras")
+        outputs = [model.get_layer(n).output for n in self.names]
+        self._model = keras_module.Model(model.inputs, outputs)
+
+    def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        if not self.names:
+            return {}
+        out = self._model(batch.astype(np.float32), training=False)
+        if not isinstance(out, list | tuple):
+            out = [out]
+        return {n: np.asarray(v, dtype=np.float32) for n, v in zip(self.names, out, strict=True)}
