@@ -21,6 +21,7 @@ _LAZY = {
     "evaluate": ("edge_inception.measure", "evaluate"),
     "benchmark": ("edge_inception.measure", "benchmark"),
     "gate": ("edge_inception.gating", "gate"),
+    "diagnose": ("edge_inception.diagnose", "diagnose"),
     "open_artifact": ("edge_inception.artifacts", "open_artifact"),
     "load_model": ("edge_inception.models.loader", "load_model"),
     "list_targets": ("edge_inception.targets", "list_targets"),

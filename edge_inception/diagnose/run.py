@@ -58,7 +58,8 @@ def _name_map(tracer, graph: SourceGraph, lm, first: np.ndarray) -> dict[str, tu
             refs = probe.run(first)
             for key, (name, cos) in match_by_value(
                     {k: v for k, v in twin.items() if not found[k][0]}, refs, graph).items():
-                found[key] = (name, f"by value (cosine {cos:.4f})") if name else (None, f"no match by value (best cosine {cos:.3f})")
+                found[key] = (name, f"by value (cosine {cos:.4f})") if name else (
+                    None, f"no match by value (best cosine {cos:.3f})")
     return found
 
 

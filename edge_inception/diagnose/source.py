@@ -17,7 +17,8 @@ class SourceProbe:
     def __init__(self, lm, names: list[str]):
         if lm.kind not in ("keras", "tf_keras"):
             raise UsageError(f"diagnose compares against Keras source models; this one is {lm.kind}",
-                             fix="pass the Keras model (.keras/.h5 or a zoo name with --framework keras) as --reference")
+                             fix="pass the Keras model (.keras/.h5, or a zoo name with --framework keras) "
+                                 "as --reference")
         self.names = list(names)
         model = lm.model
         keras_module = __import__("tf_keras" if lm.kind == "tf_keras" else "keras")

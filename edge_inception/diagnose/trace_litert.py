@@ -104,7 +104,6 @@ class LiteRTTracer:
 
         import flatbuffers
 
-        schema = _schema()
         model = copy.deepcopy(self._model)
         sg = model.subgraphs[0]
         fed = {self._index[k]: k for k in feeds}
@@ -170,7 +169,8 @@ class LiteRTTracer:
         self._local = self._interpreter(self._rewrite(feeds=keys))
 
     def local(self, x: np.ndarray, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return self._run(self._local, x, {self._local_inputs[k]: v for k, v in feeds.items() if k in self._local_inputs})
+        fed = {self._local_inputs[k]: v for k, v in feeds.items() if k in self._local_inputs}
+        return self._run(self._local, x, fed)
 
     def _point(self, key: str) -> Point:
         return next(p for p in self.points if p.key == key)
