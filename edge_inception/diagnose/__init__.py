@@ -13,6 +13,21 @@ Modules: names.py (the name map), stats.py (per-batch statistics), tracers.py an
 artifact format), run.py (one artifact), findings.py (Inception-aware findings), render.py (table, HTML).
 """
 
+import sys as _sys
+import types as _types
+
 from edge_inception.diagnose.api import diagnose
 
 __all__ = ["diagnose"]
+
+
+class _CallablePackage(_types.ModuleType):
+    """``edge_inception.diagnose`` is both this package and the public function: once the package is
+    imported, Python sets it as the parent's attribute, hiding the lazy function of the same name, so the
+    package itself calls ``diagnose``."""
+
+    def __call__(self, *args, **kwargs):
+        return diagnose(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallablePackage

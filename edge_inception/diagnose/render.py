@@ -56,7 +56,7 @@ def table_rows(result: dict, top: int = 15) -> tuple[list[str], list[list[str]]]
                                 if b["local"].get("sqnr_db") is not None), default=None)
             local = _db(c["local"].get("sqnr_db"))
             if worst_branch is not None and worst_branch < (c["local"].get("sqnr_db") or 0):
-                local += f" [branch {_db(worst_branch)}]"
+                local += f" (worst branch {_db(worst_branch)})"
             step = c["local"].get("rmse_per_step")
             row.append(f"{local} / {_db(c['accumulated'].get('sqnr_db'))}" + ("" if step is None else f" ({step:.2f})"))
         rows.append(row)
@@ -65,6 +65,7 @@ def table_rows(result: dict, top: int = 15) -> tuple[list[str], list[list[str]]]
 
 def print_diagnose_table(result: dict, *, top: int = 15) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     heads, rows = table_rows(result, top)
@@ -74,7 +75,7 @@ def print_diagnose_table(result: dict, *, top: int = 15) -> None:
         t.add_column(h, justify="left" if h in ("source layer", "module / branch") else "right",
                      overflow="fold")
     for r in rows:
-        t.add_row(*r)
+        t.add_row(*(escape(c) for c in r))  # layer names and figures are text, never rich markup
     con = Console(width=max(Console().width, 150))  # wide enough for one column per runtime
     con.print(t)
     for rt in result["runtimes"]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_inception.diagnose.names import SourceGraph, arrange, match_by_value, to_source_layout, unarrange
-from edge_inception.diagnose.source import SourceProbe
+from edge_inception.diagnose.source import LOGITS, SourceProbe
 from edge_inception.diagnose.stats import ErrorStats
 from edge_inception.diagnose.tracers import get_tracer
 
@@ -48,7 +48,10 @@ def _name_map(tracer, graph: SourceGraph, lm, first: np.ndarray) -> dict[str, tu
             found[p.key] = (inputs[0] if inputs else None, "model input")
         else:
             name = graph.layer_for(*p.names)
-            found[p.key] = (name, "by name") if name else (None, "no source layer in its names")
+            how = "by name"
+            if name is None and p.weights:
+                name, how = graph.layer_for(*p.weights), "by its weights' names"
+            found[p.key] = (name, how) if name else (None, "no source layer in its names")
     named = sum(1 for p in tracer.points if not p.reads_input and found[p.key][0])
     rest = sum(1 for p in tracer.points if not p.reads_input)
     if rest and named < rest / 2:
@@ -56,6 +59,7 @@ def _name_map(tracer, graph: SourceGraph, lm, first: np.ndarray) -> dict[str, tu
         if twin is not None:
             probe = SourceProbe(lm, [lay.name for lay in graph.order if lay.kind != "input"])
             refs = probe.run(first)
+            refs.pop(LOGITS)
             for key, (name, cos) in match_by_value(
                     {k: v for k, v in twin.items() if not found[k][0]}, refs, graph).items():
                 found[key] = (name, f"by value (cosine {cos:.4f})") if name else (
@@ -80,7 +84,11 @@ def diagnose_artifact(path: Path, *, lm, graph: SourceGraph, source, samples: in
                     key=lambda n: graph.layers[n].index)
     probe = SourceProbe(lm, mapped)
     perms = _layouts(tracer, mapping, graph, probe, first[:1])
-    tracer.prepare_local([k for k, perm in perms.items() if perm is not None])
+    fed = {k for k, perm in perms.items() if perm is not None}
+    tracer.prepare_local(sorted(fed))
+    # An op reading a quantized tensor that is not fed (no source layer to take it from) computes from the
+    # int8 model's own values: its "local" error would carry earlier errors in, so none is given.
+    separable = {p.key: all(u in fed for u in p.upstream) for p in tracer.points}
     output = _OutputStats(fmt.runtime, path, threads)
     acc: dict[str, ErrorStats] = {}
     loc: dict[str, ErrorStats] = {}
@@ -105,15 +113,17 @@ def diagnose_artifact(path: Path, *, lm, graph: SourceGraph, source, samples: in
             lo = arrange(got_loc[p.key], perms[p.key], ref.shape)
             q = dict(scale=p.scale, zero_point=p.zero_point, qmin=p.qmin, qmax=p.qmax)
             acc.setdefault(p.key, ErrorStats(**q)).add(ref, a)
-            loc.setdefault(p.key, ErrorStats(**q)).add(ref, lo)
+            if separable[p.key]:
+                loc.setdefault(p.key, ErrorStats(**q)).add(ref, lo)
             cuts = graph.concat_slices(s)
             if cuts:
                 if p.key not in slices:
                     slices[p.key] = [(name, a0, a1, ErrorStats(**q), ErrorStats(**q)) for name, a0, a1 in cuts]
                 for _, a0, a1, sl, sa in slices[p.key]:
-                    sl.add(ref[..., a0:a1], lo[..., a0:a1])
+                    if separable[p.key]:
+                        sl.add(ref[..., a0:a1], lo[..., a0:a1])
                     sa.add(ref[..., a0:a1], a[..., a0:a1])
-        output.add(x, refs_logits=probe_logits(lm, x))
+        output.add(x, refs_logits=refs[LOGITS])
         seen += len(x)
         if advance:
             advance(len(x))
@@ -127,8 +137,11 @@ def diagnose_artifact(path: Path, *, lm, graph: SourceGraph, source, samples: in
                "scale": p.scale, "zero_point": p.zero_point, "qmin": p.qmin, "qmax": p.qmax,
                "consumers": list(p.consumers), "requantized_for": list(p.requantized_for)}
         if p.key in acc:
-            row["local"] = loc[p.key].summary()
+            row["local"] = loc[p.key].summary() if p.key in loc else {}
             row["accumulated"] = acc[p.key].summary()
+            if p.key not in loc:
+                row["note"] = ("no local error: it reads a quantized tensor without a source layer ("
+                               + ", ".join(u for u in p.upstream if u not in fed) + ")")
         elif s is not None:
             row["note"] = "its shape matches no arrangement of the source layer's output"
         if p.key in slices:
@@ -178,14 +191,6 @@ def _batches(source, spec, bs: int, n: int):
         images = images[:left]
         left -= len(images)
         yield spec.model_input(images)
-
-
-def probe_logits(lm, x):
-    from edge_inception.models.reference import source_session
-
-    if not hasattr(lm, "_diagnose_session"):
-        lm._diagnose_session = source_session(lm)
-    return lm._diagnose_session.run(x)
 
 
 class _OutputStats:

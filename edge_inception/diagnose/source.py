@@ -12,6 +12,8 @@ import numpy as np
 
 from edge_inception._core.errors import UsageError
 
+LOGITS = "@logits"  # the model output's key in run(): never a Keras layer name
+
 
 class SourceProbe:
     def __init__(self, lm, names: list[str]):
@@ -22,13 +24,18 @@ class SourceProbe:
         self.names = list(names)
         model = lm.model
         keras_module = __import__("tf_keras" if lm.kind == "tf_keras" else "keras")
-        outputs = [model.get_layer(n).output for n in self.names]
-        self._model = keras_module.Model(model.inputs, outputs)
+        outputs = [model.get_layer(n).output for n in self.names] + list(model.outputs)
+        probe = keras_module.Model(model.inputs, outputs)
+        from edge_inception._core.native import import_tensorflow
+
+        tf = import_tensorflow()
+        # Traced once for any batch size: eager calls of a many-output model cost seconds per batch.
+        spec = tf.TensorSpec([None, *lm.spec.input_shape], tf.float32)
+        self._fn = tf.function(lambda x: probe(x, training=False), input_signature=[spec])
 
     def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        if not self.names:
-            return {}
-        out = self._model(batch.astype(np.float32), training=False)
+        """Every asked layer's output, and the model's own output under the key LOGITS."""
+        out = self._fn(batch.astype(np.float32))
         if not isinstance(out, list | tuple):
             out = [out]
-        return {n: np.asarray(v, dtype=np.float32) for n, v in zip(self.names, out, strict=True)}
+        return {n: np.asarray(v, dtype=np.float32) for n, v in zip([*self.names, LOGITS], out, strict=True)}

@@ -35,6 +35,20 @@ def _op_names(model) -> list[str]:
     return out
 
 
+def _upstream(t_index: int, producers: dict, key_of: dict) -> list[str]:
+    found, stack, seen = [], [i for i in producers[t_index][1].inputs if i >= 0], set()
+    while stack:
+        i = stack.pop()
+        if i in seen:
+            continue
+        seen.add(i)
+        if i in key_of:
+            found.append(key_of[i])
+        elif i in producers:
+            stack += [j for j in producers[i][1].inputs if j >= 0]
+    return found
+
+
 _INT_TYPES = {"INT8": (np.int8, -128, 127), "UINT8": (np.uint8, 0, 255), "INT16": (np.int16, -32768, 32767)}
 
 
@@ -77,11 +91,14 @@ class LiteRTTracer:
                     weights.append(w.decode() if isinstance(w, bytes) else w)
             reads_input = kind == "QUANTIZE" and op.inputs[0] in self._graph_inputs
             requant = tuple(c for c in consumers.get(t_index, []))
-            self.points.append(Point(name, kind, (name, *weights), float(q.scale[0]), int(q.zeroPoint[0]),
-                                     lo, hi, reads_input=reads_input, consumers=requant,
+            self.points.append(Point(name, kind, (name,), float(q.scale[0]), int(q.zeroPoint[0]),
+                                     lo, hi, weights=tuple(weights), reads_input=reads_input, consumers=requant,
                                      extra={"dtype": tname.lower()}))
             self._index[name] = t_index
         self._requantize_inputs(sg, ops, producers)
+        key_of = {v: k for k, v in self._index.items()}
+        for p in self.points:
+            p.upstream = tuple(_upstream(self._index[p.key], producers, key_of))
         self._acc = self._interpreter(self._rewrite(feeds=()))
         self._local = None
         self._local_inputs: dict[str, int] = {}

@@ -22,6 +22,25 @@ from edge_inception.diagnose.tracers import Point, register_tracer
 _RANGES = {2: (0, 255), 3: (-128, 127), 4: (0, 65535), 5: (-32768, 32767)}  # onnx TensorProto data types
 
 
+def _upstream(node, producers: dict, q_of: dict) -> list[str]:
+    """Points whose QuantizeLinear -> DequantizeLinear pair feeds ``node``, through unquantized nodes."""
+    found, stack, seen = [], [node] if node is not None else [], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        for i in n.input:
+            src = producers.get(i)
+            if src is None:
+                continue
+            if src.op_type == "DequantizeLinear" and src.input[0] in q_of:
+                found.append(q_of[src.input[0]])
+            elif src.op_type != "DequantizeLinear":
+                stack.append(src)
+    return found
+
+
 @register_tracer("onnx")
 class OnnxTracer:
     def __init__(self, path: Path, *, threads: int = 2):
@@ -76,7 +95,8 @@ class OnnxTracer:
             # tf2onnx names the layout op on the image after the first layer reading it: not that layer's value
             reads_input = x == self._input or (src is not None and src.op_type in ("Reshape", "Transpose", "Identity")
                                                and src.input[0] == self._input)
-            names = (x, *(([src.name, *src.output, *weight_names(src)]) if src is not None else []))
+            names = (x, *([src.name, *src.output] if src is not None else []))
+            weights = tuple(weight_names(src)) if src is not None and not reads_input else ()
             if reads_input:
                 names = ()
             readers = tuple(c.op_type for d in dqs for c in consumers.get(d.output[0], []))
@@ -84,11 +104,14 @@ class OnnxTracer:
             if key in self._dq:
                 continue
             self.points.append(Point(key, src.op_type if src is not None else "input", names, float(scale.ravel()[0]),
-                                     int(zp.ravel()[0]) if zp is not None else 0, lo, hi,
+                                     int(zp.ravel()[0]) if zp is not None else 0, lo, hi, weights=weights,
                                      reads_input=reads_input, consumers=readers,
                                      extra={"dtype": "uint8" if lo == 0 else "int8"}))
             self._dq[key] = dqs[0].output[0]
             self._qnode[key] = n
+        q_of = {n.output[0]: k for k, n in self._qnode.items()}
+        for p in self.points:
+            p.upstream = tuple(_upstream(producers.get(p.key), producers, q_of))
         self._acc = self._session(self._edited(feeds=(), outputs=[self._dq[p.key] for p in self.points]))
         self._local = None
         self._fed: list[str] = []

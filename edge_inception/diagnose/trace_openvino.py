@@ -27,6 +27,23 @@ def _const(output) -> np.ndarray | None:
     return None
 
 
+def _upstream(node, keys: set) -> list[str]:
+    """Activation FakeQuantize points feeding ``node`` through unquantized ops."""
+    found, stack, seen = [], [node], set()
+    while stack:
+        n = stack.pop()
+        if n.get_friendly_name() in seen:
+            continue
+        seen.add(n.get_friendly_name())
+        for value in n.input_values():
+            src = value.get_node()
+            if src.get_type_name() == "FakeQuantize" and src.get_friendly_name() in keys:
+                found.append(src.get_friendly_name())
+            elif src.get_type_name() not in ("Constant", "Parameter"):
+                stack.append(src)
+    return found
+
+
 @register_tracer("openvino")
 class OpenVINOTracer:
     def __init__(self, path: Path, *, threads: int = 2):
@@ -51,6 +68,10 @@ class OpenVINOTracer:
             self.points.append(Point(fq.get_friendly_name(), producer.get_type_name(), names, scale, zp, 0 - zp,
                                      levels - 1 - zp, reads_input=producer.get_type_name() == "Parameter",
                                      consumers=readers, extra={"levels": levels, "low": lo, "high": hi}))
+        keys = {p.key for p in self.points}
+        fq_of = {fq.get_friendly_name(): fq for fq in self._fqs(model)}
+        for p in self.points:
+            p.upstream = tuple(_upstream(fq_of[p.key].input_value(0).get_node(), keys))
         self._acc = self._compile_with(model, lambda m, fqs: [fqs[p.key].output(0) for p in self.points])
         self._local = None
         self._fed: list[str] = []

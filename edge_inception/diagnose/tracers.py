@@ -24,7 +24,7 @@ from edge_inception._core.registry import Registry
 class Point:
     key: str                      # the artifact's tensor name (or the quantizer node's), unique
     op: str                       # the op that produces the tensor
-    names: tuple[str, ...]        # every name the artifact gives it: tensor, op, weights
+    names: tuple[str, ...]        # the names the artifact gives the tensor and its op
     scale: float | None
     zero_point: int | None
     qmin: int | None = -128
@@ -32,6 +32,12 @@ class Point:
     reads_input: bool = False     # quantizes the model input itself
     consumers: tuple[str, ...] = ()  # op types reading the quantized tensor
     requantized_for: tuple[str, ...] = ()  # op types it is re-quantized for (a scale change before them)
+    # The producer's weight and bias names: a second choice only, since converters share one constant
+    # between layers whose values are equal (tf2onnx named a stem conv's bias after a later BatchNorm).
+    weights: tuple[str, ...] = ()
+    # The nearest quantized tensors the producer reads (through unquantized ops): the local error is the
+    # op's own only if every one of them is fed the float reference.
+    upstream: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
 

@@ -1,0 +1,166 @@
+"""diagnose: the name map through BatchNorm folding, a planted wide branch found first in LiteRT, ONNX
+Runtime and OpenVINO, the CLI's outputs and its bad-input lines.
+
+One small Keras model (conv + BatchNorm + ReLU branches, a concatenation) is quantized once per module
+to all three int8 targets on real Fashion-MNIST images; its random weights are fine here because the
+test is about where the error is, not about accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+WIDE = 300.0  # branch_a's BatchNorm scales its output up this much; the next conv scales it back down
+
+
+def _planted_model(path):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+
+    def conv_bn(x, filters, size, name):
+        x = L.Conv2D(filters, size, padding="same", use_bias=False, name=f"{name}_conv")(x)
+        x = L.BatchNormalization(name=f"{name}_bn")(x)
+        return L.ReLU(name=f"{name}_relu")(x)
+
+    inp = keras.Input((28, 28, 1), name="image")
+    x = conv_bn(inp, 8, 3, "stem")
+    a = conv_bn(x, 8, 1, "mix_a")
+    b = conv_bn(x, 8, 3, "mix_b")
+    p = L.MaxPooling2D(3, strides=1, padding="same", name="mix_pool")(x)
+    p = conv_bn(p, 4, 1, "mix_p")
+    h = L.Concatenate(name="mix_concat")([a, b, p])
+    h = L.Conv2D(8, 1, name="head_conv")(h)
+    h = L.GlobalAveragePooling2D(name="gap")(h)
+    model = keras.Model(inp, L.Dense(10, name="logits")(h))
+    for layer in model.layers:  # BatchNorm statistics a trained model would have, not the identity
+        if isinstance(layer, L.BatchNormalization):
+            g, beta, mean, var = layer.get_weights()
+            layer.set_weights([g * 2.0, beta + 0.5, mean + 0.1, var * 0.5])
+    g, beta, mean, var = model.get_layer("mix_a_bn").get_weights()
+    model.get_layer("mix_a_bn").set_weights([g * WIDE, beta * WIDE, mean, var])
+    k, bias = model.get_layer("head_conv").get_weights()
+    k[:, :, :8, :] /= WIDE
+    model.get_layer("head_conv").set_weights([k, bias])
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    from edge_inception.data.calibration import CalibrationSet
+    from edge_inception.data.readers import open_source
+    from edge_inception.formats import artifact_path
+    from edge_inception.models.loader import load_model
+    from edge_inception.quantizers import quantize
+    from edge_inception.targets import get_target
+
+    root = tmp_path_factory.mktemp("diagnose")
+    model = _planted_model(root / "planted.keras")
+    lm = load_model(model)
+    calib = CalibrationSet(open_source("sample:calibration", lm.spec, labelled=False, limit=32), lm.spec,
+                           batch_size=8)
+    paths = {}
+    for name in ("tflite-int8", "onnx-int8", "openvino-int8"):
+        t = get_target(name)
+        paths[name] = artifact_path(root, f"planted.{name}", t.format)
+        quantize(lm, paths[name], target=t, calibration=calib)
+    return model, paths, root
+
+
+@pytest.fixture(scope="module")
+def diagnosis(planted):
+    from edge_inception import diagnose
+
+    model, paths, _ = planted
+    return diagnose(list(paths.values()), reference=model, data="sample:evaluation", samples=24)
+
+
+def test_name_map_follows_batchnorm_folding(diagnosis):
+    """Conv, BatchNorm and ReLU become one op in every artifact; its output is the ReLU's, so it is compared
+    there. Nothing maps to a folded conv or BatchNorm layer, and an op with no source layer says so."""
+    for rt in diagnosis["runtimes"]:
+        rows = rt["layers"]
+        mapped = {r["source_layer"] for r in rows if r["source_layer"]}
+        assert {"mix_a_relu", "mix_b_relu", "mix_p_relu"} <= mapped, (rt["runtime"], mapped)
+        assert not {n for n in mapped if n.endswith(("_conv", "_bn")) and n != "head_conv"}, (rt["runtime"], mapped)
+        for r in rows:
+            if r["source_layer"] is None:
+                assert r["name_map"].startswith("no "), r
+        rel = {r["source_layer"]: r for r in rows if r["source_layer"]}
+        assert rel["mix_b_relu"]["module"] == "mix_concat" and rel["mix_b_relu"]["branch"] == "branch2"
+        assert rel["stem_relu"]["module"] is None
+    methods = {rt["runtime"]: {r["name_map"].split(" (")[0] for r in rt["layers"] if r["source_layer"]}
+               for rt in diagnosis["runtimes"]}
+    assert "by name" in methods["litert"] and "by name" in methods["onnxruntime"]
+    assert "by value" in methods["openvino"]  # OpenVINO's Keras frontend renames the ops
+
+
+def test_planted_wide_branch_is_found_first_in_every_runtime(diagnosis):
+    for rt in diagnosis["runtimes"]:
+        first = rt["layers"][0]
+        assert first["module"] == "mix_concat" and first["source_layer"] != "mix_a_relu", (rt["runtime"], first)
+        assert first["score_db"] < 15, first
+        a = next(r for r in rt["layers"] if r["source_layer"] == "mix_a_relu")
+        assert a["local"]["sqnr_db"] > first["score_db"] + 10  # the wide branch itself is fine
+        shared = [f for f in rt["findings"] if f["kind"] == "concat_shared_scale"]
+        if rt["runtime"] != "openvino":  # NNCF puts no quantizer on the concat output here: no concat point
+            assert shared and shared[0]["wide_input"] == "mix_a_relu" and shared[0]["range_ratio"] > 20, rt["findings"]
+        for stats in (first["local"], first["accumulated"]):
+            assert 0 <= stats["clipped"] <= 1 and stats["rmse_per_step"] > 0 and -1 <= stats["cosine"] <= 1
+
+
+def test_statistics_are_the_definitions():
+    from edge_inception.diagnose.stats import ErrorStats, fake_quant
+
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(2, 50, 50)).astype(np.float32)
+    got = fake_quant(ref, scale=0.05, zero_point=0, qmin=-128, qmax=127)
+    acc = ErrorStats(scale=0.05, zero_point=0, qmin=-128, qmax=127)
+    acc.add(ref[:1], got[:1])  # two batches give the figures of one
+    acc.add(ref[1:], got[1:])
+    s = acc.summary()
+    err = got - ref
+    assert s["sqnr_db"] == pytest.approx(10 * np.log10((ref**2).sum() / (err**2).sum()), abs=1e-3)
+    assert s["rmse_per_step"] == pytest.approx(1 / np.sqrt(12), abs=0.01)  # pure rounding
+    assert s["clipped"] == 0
+    clipped = ErrorStats(scale=0.001, zero_point=0, qmin=-128, qmax=127)
+    clipped.add(ref, fake_quant(ref, scale=0.001, zero_point=0, qmin=-128, qmax=127))
+    assert clipped.summary()["clipped"] == pytest.approx(np.mean(np.abs(ref) > 0.1275), abs=1e-3)
+
+
+def test_fused_names_map_to_the_latest_layer_and_op_names_are_not_layers():
+    from edge_inception.diagnose.names import SourceGraph, SourceLayer
+
+    layers = [SourceLayer(n, "x", "other", [], None, i) for i, n in enumerate(["conv", "bn", "relu", "add"])]
+    g = SourceGraph(layers, "NHWC", [])
+    assert g.layer_for("model_1/relu_1/Relu;model_1/bn_1/batchnorm/add_1;model_1/conv_1/convolution") == "relu"
+    assert g.layer_for("model_1/bn_1/batchnorm/add_1") == "bn"  # 'add_1' is BatchNorm's op, not layer 'add'
+    assert g.layer_for("Conv__190", "Transpose__12:0") is None
+
+
+def test_cli_writes_json_and_html_and_refuses_to_overwrite(planted, run_cli, tmp_path):
+    model, paths, _ = planted
+    args = ["diagnose", str(paths["tflite-int8"]), "--reference", str(model), "--data", "sample",
+            "--samples", "8", "--out", str(tmp_path)]
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    assert "mix_concat" in out and "LiteRT" in out
+    result = json.loads((tmp_path / "diagnose.json").read_text())
+    assert result["runtimes"][0]["layers"][0]["rank"] == 1
+    page = (tmp_path / "diagnose.html").read_text()
+    assert 'class="plot heat"' in page and 'class="plot depth"' in page and "mix_concat" in page
+    code, _, err = run_cli(*args)
+    assert code == 2 and "diagnose.json: already exists" in err and "--force" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_refuses_an_artifact_as_reference(planted, run_cli, tmp_path):
+    _, paths, _ = planted
+    code, _, err = run_cli("diagnose", str(paths["onnx-int8"]), "--reference", str(paths["tflite-int8"]))
+    assert code == 2 and "is an artifact" in err and "--reference" in err
+    assert len(err.strip().splitlines()) == 1
