@@ -164,3 +164,94 @@ def test_cli_refuses_an_artifact_as_reference(planted, run_cli, tmp_path):
     code, _, err = run_cli("diagnose", str(paths["onnx-int8"]), "--reference", str(paths["tflite-int8"]))
     assert code == 2 and "is an artifact" in err and "--reference" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def kept_float(planted):
+    """The planted model quantized again with the wide concatenation's group kept float, in all three."""
+    from edge_inception.data.calibration import CalibrationSet
+    from edge_inception.data.readers import open_source
+    from edge_inception.diagnose.names import SourceGraph
+    from edge_inception.diagnose.plan import expand_groups, resolve_keep_float
+    from edge_inception.formats import artifact_path
+    from edge_inception.models.loader import load_model
+    from edge_inception.quantizers import quantize
+    from edge_inception.targets import get_target
+
+    model, _, root = planted
+    lm = load_model(model)
+    graph = SourceGraph.of(lm)
+    keep = expand_groups(resolve_keep_float(["mix_concat"], graph), graph)
+    calib = CalibrationSet(open_source("sample:calibration", lm.spec, labelled=False, limit=32), lm.spec,
+                           batch_size=8)
+    out = {}
+    for name in ("tflite-int8", "onnx-int8", "openvino-int8"):
+        t = get_target(name)
+        dest = artifact_path(root, f"planted-kept.{name}", t.format)
+        out[name] = (dest, quantize(lm, dest, target=t, calibration=calib, keep_float=keep))
+    return lm, graph, keep, out
+
+
+def test_fallback_group_is_the_concat_its_inputs_and_its_reader(kept_float):
+    _, _, keep, _ = kept_float
+    assert {"mix_a_relu", "mix_b_relu", "mix_p_relu", "mix_concat", "head_conv", "mix_b_bn"} <= set(keep)
+    assert not {"stem_conv", "stem_relu", "logits"} & set(keep)
+
+
+def test_fallback_plan_is_really_float_in_each_artifact(kept_float, planted):
+    """Read each artifact: the kept layers compute in float, the others stay int8; and it pays off."""
+    from edge_inception.data.readers import open_source
+    from edge_inception.diagnose.verify import float_ops
+    from edge_inception.models.reference import source_session
+    from edge_inception.runtimes import get_runtime
+    from edge_inception.targets import get_target
+
+    lm, graph, _, out = kept_float
+    _, plain, _ = planted
+    for name in ("tflite-int8", "onnx-int8"):
+        ops = float_ops(out[name][0], graph)
+        assert all(ops[n] for n in ("mix_a_relu", "mix_b_relu", "mix_p_relu", "mix_concat", "head_conv")), (name, ops)
+        assert ops["stem_relu"] is False and ops["gap"] is False, (name, ops)
+        assert all(not v for v in float_ops(plain[name], graph).values()), name  # the plain artifact: all int8
+    dest, info = out["openvino-int8"]
+    ops = float_ops(dest, None)  # MAC ops by name: 3 branch convs and head_conv float, stem and logits int8
+    assert sorted(ops.values()) == [False, False, True, True, True, True], ops
+    assert {n for n, v in ops.items() if v} <= set(info["keep_float"]["ignored_scope"])
+    images, _ = next(open_source("sample:evaluation", lm.spec, labelled=False, limit=64).batches(64))
+    x = lm.spec.model_input(images)
+    ref = source_session(lm).run(x)
+
+    def sqnr(path, runtime):
+        got = get_runtime(runtime).load(path, threads=1).run(x)
+        return 10 * np.log10((ref**2).sum() / ((got - ref) ** 2).sum())
+
+    for name in out:
+        rt = get_target(name).runtime
+        assert sqnr(out[name][0], rt) > sqnr(plain[name], rt) + 5, name  # keeping the group float recovers it
+
+
+def test_keep_float_matching_nothing_names_the_pattern_and_the_closest_layers(planted):
+    from edge_inception._core.errors import UsageError
+    from edge_inception.diagnose.names import SourceGraph
+    from edge_inception.diagnose.plan import resolve_keep_float
+    from edge_inception.models.loader import load_model
+
+    graph = SourceGraph.of(load_model(planted[0]))
+    with pytest.raises(UsageError) as e:
+        resolve_keep_float(["mix_concta"], graph)
+    assert "--keep-float mix_concta matches no layer" in e.value.message and "mix_concat" in e.value.message
+    assert resolve_keep_float(["mix_?_relu", "/^head/"], graph) == ["mix_a_relu", "mix_b_relu", "mix_p_relu",
+                                                                     "head_conv"]
+
+
+def test_npu_profiles_refuse_fallback_and_say_what_they_allow(planted):
+    from edge_inception._core.errors import UsageError
+    from edge_inception.models.loader import load_model
+    from edge_inception.quantizers import quantize
+    from edge_inception.targets import get_target
+
+    with pytest.raises(UsageError) as e:
+        quantize(load_model(planted[0]), planted[2] / "npu.tflite", target=get_target("tflite-int8-npu"),
+                 calibration=None, keep_float=["mix_concat"])
+    assert "no layer can stay float" in e.value.message and "16-bit activations" in e.value.message
+    assert not (planted[2] / "npu.tflite").exists()

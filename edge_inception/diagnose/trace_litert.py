@@ -92,7 +92,7 @@ class LiteRTTracer:
             reads_input = kind == "QUANTIZE" and op.inputs[0] in self._graph_inputs
             requant = tuple(c for c in consumers.get(t_index, []))
             self.points.append(Point(name, kind, (name,), float(q.scale[0]), int(q.zeroPoint[0]),
-                                     lo, hi, weights=tuple(weights), reads_input=reads_input, consumers=requant,
+                                     lo, hi, weights=tuple(weights[:1]), reads_input=reads_input, consumers=requant,
                                      extra={"dtype": tname.lower()}))
             self._index[name] = t_index
         self._requantize_inputs(sg, ops, producers)

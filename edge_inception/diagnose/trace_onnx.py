@@ -96,7 +96,7 @@ class OnnxTracer:
             reads_input = x == self._input or (src is not None and src.op_type in ("Reshape", "Transpose", "Identity")
                                                and src.input[0] == self._input)
             names = (x, *([src.name, *src.output] if src is not None else []))
-            weights = tuple(weight_names(src)) if src is not None and not reads_input else ()
+            weights = tuple(weight_names(src)[:1]) if src is not None and not reads_input else ()  # the kernel
             if reads_input:
                 names = ()
             readers = tuple(c.op_type for d in dqs for c in consumers.get(d.output[0], []))
