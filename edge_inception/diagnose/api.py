@@ -44,18 +44,23 @@ def diagnose(artifacts: str | Path | list[str | Path], *, reference: str | Path 
         existing = [w for w in written if w.exists()]
         if existing and not force:
             raise InputError(existing[0], "already exists", fix="pass --force to overwrite, or choose another --out")
-    if reference is not None and Path(str(reference)).suffix in _ARTIFACT_SUFFIXES:
+    from edge_inception.models.loader import LoadedModel
+
+    if isinstance(reference, LoadedModel):  # convert --diagnose: the model already loaded
+        lm = reference
+    elif reference is not None and Path(str(reference)).suffix in _ARTIFACT_SUFFIXES:
         raise UsageError(f"--reference {reference} is an artifact; diagnose compares with the source model, "
                          "whose layer names the report uses", fix="pass the Keras model (.keras, .h5) or a zoo name")
-    if reference is None:
-        reference = _zoo_reference(paths[0])
-    lm = load_model(reference, framework=framework, trust_remote_code=trust_remote_code)
+    else:
+        lm = load_model(reference if reference is not None else _zoo_reference(paths[0]), framework=framework,
+                        trust_remote_code=trust_remote_code)
     if data is None:
         if not lm.source.startswith("zoo:"):
             raise UsageError("diagnose needs images for your model", fix="pass --data path/to/images/ (or a .npz, "
                              "or fashion-mnist)")
         data = "sample:evaluation"
-    source = open_source(data, lm.spec, split="test", labelled=False, limit=samples)
+    source = data if hasattr(data, "batches") else open_source(data, lm.spec, split="test", labelled=False,
+                                                                   limit=samples)
     graph = SourceGraph.of(lm)
     runtimes = []
     for p in paths:

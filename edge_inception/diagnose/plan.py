@@ -7,9 +7,9 @@ source-layer names and compiled to each backend (compile.py).
     refuse_fallback(target)                                               # UsageError on full-integer NPU profiles
 
 Groups: a concatenation shares one int8 scale across its inputs, and the op that reads it quantizes it
-again, so a concatenation is kept float with the layers that produce its inputs and the first
-multiply-accumulate layers that read it (through pools); a scaled residual add with its scale; any other
-conv/dense layer with the BatchNorm and activation folded into it.
+again, so a concatenation is kept float with the first multiply-accumulate layers that read it (through
+pools); its inputs then keep their own int8 scales. A scaled residual add goes with its scale layer and
+its readers; any other conv/dense layer with the BatchNorm and activation folded into it.
 """
 
 from __future__ import annotations
@@ -70,9 +70,12 @@ def fallback_groups(graph) -> list[Group]:
         if lay.kind == "concat" or (lay.op == "Add" and any(graph.layers[i].op in ("Lambda", "CustomScaleLayer",
                                                                                    "Rescaling", "Multiply")
                                                           for i in lay.inputs)):
+            # Its inputs may stay int8: a float concatenation dequantizes each at its own scale, which is the
+            # point. What must go float with it is what reads it, up to the first layers that quantize again.
             members = {lay.name}
-            for i in lay.inputs:
-                members.update(_chain_up(i, graph))
+            if lay.kind != "concat":
+                for i in lay.inputs:
+                    members.update(_chain_up(i, graph))
             frontier = list(cons.get(lay.name, []))
             while frontier:  # through pools and the like to the next layers that quantize what they read
                 n = frontier.pop()

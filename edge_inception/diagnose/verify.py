@@ -38,6 +38,10 @@ def _onnx(path: Path, graph) -> dict:
     producers = {o: n for n in proto.graph.node for o in n.output}
     inits = {i.name for i in proto.graph.initializer}
     graph_inputs = {i.name for i in proto.graph.input}
+    consumers: dict[str, list] = {}
+    for n in proto.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
     out: dict[str, bool] = {}
     for node in proto.graph.node:
         if node.op_type in ("QuantizeLinear", "DequantizeLinear") or (node.input and node.input[0] in graph_inputs):
@@ -47,13 +51,16 @@ def _onnx(path: Path, graph) -> dict:
         if layer is None and mac:
             layer = graph.layer_for(*kernel_names(node, inits))
         if layer:
-            # A float MAC op may read an activation another op quantized, and a bias tf2onnx shares with a
-            # quantized layer comes as int32 (exact enough); its kernel is what makes it int8.
-            ins = node.input[1:2] if mac else node.input
-            srcs = [producers.get(i) for i in ins]
-            dq = any(s is not None and s.op_type == "DequantizeLinear" and (not mac or s.input[0] in inits)
-                     for s in srcs)
-            out[layer] = out.get(layer, True) and not dq
+            if mac:
+                # A float MAC op may read an activation another op quantized, and a bias tf2onnx shares with a
+                # quantized layer comes as int32 (exact enough); its kernel is what makes it int8.
+                src = producers.get(node.input[1]) if len(node.input) > 1 else None
+                is_int8 = src is not None and src.op_type == "DequantizeLinear" and src.input[0] in inits
+            else:
+                # ORT runs DequantizeLinear -> op -> QuantizeLinear as one int8 op: without the output
+                # quantizer the op computes in float.
+                is_int8 = any(c.op_type == "QuantizeLinear" for o in node.output for c in consumers.get(o, []))
+            out[layer] = out.get(layer, True) and not is_int8
     return out
 
 
