@@ -109,6 +109,10 @@ def command(model, run_gate_after, baseline, gate_config, junit, as_json, **opti
         click.echo(json.dumps(report, indent=2))
     else:
         print_convert_table(report)
+        from edge_inception.diagnose.render import fallback_lines
+
+        for line in fallback_lines(report):
+            click.echo(line)
     if options["device"]:
         from edge_inception._core.errors import InputError
         from edge_inception.report.devices import device_failures

@@ -196,3 +196,22 @@ def render_html(result: dict) -> str:
             parts.append("<ul>" + "".join(f"<li>{e(f['text'])}</li>" for f in rt["findings"]) + "</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def fallback_lines(report: dict) -> list[str]:
+    """One line per int8 target of a convert report that ran a fallback plan (--keep-float, --max-drop)."""
+    out = []
+    for r in report.get("targets", []):
+        fb = r.get("fallback")
+        kept = (r.get("conversion") or {}).get("keep_float")
+        if fb is not None:
+            state = "met" if fb.get("met") else "NOT met"
+            layers = ", ".join(fb.get("kept_layers", [])) or "none"
+            size = ""
+            if fb.get("size_bytes_plain"):
+                size = f"; size {fb['size_bytes_plain']} -> {fb['size_bytes']} bytes"
+            out.append(f"{r['target']}: budget {fb['budget']} {state}; plain int8 drop {fb['plain']['drop_points']} "
+                       f"points; kept float: {layers}{size}")
+        elif kept:
+            out.append(f"{r['target']}: kept float by --keep-float: {', '.join(kept['layers'])}")
+    return out

@@ -80,16 +80,19 @@ def meet_budget(*, build, predict, ref_logits: np.ndarray, labels, candidates, b
     for s in scored[: max_groups or len(scored)]:
         if budget.holds(final):
             break
-        kept.append(s["group"])
-        if len(kept) == 1:
+        if s["recovery"] <= 0:  # keeping it float does not help where int8 hurts most: not worth its cost
+            continue
+        trial = [*kept, s["group"]]
+        if len(trial) == 1:
             path, logits_m = s["artifact"], s["alone"]
         else:
-            path = build([n for g in kept for n in g.layers])
+            path = build([n for g in trial for n in g.layers])
             logits_m = measure(ref_logits, predict(path), labels)
-        final = {"artifact": path, **logits_m}
-        steps.append({"groups": [g.name for g in kept], **logits_m})
+        steps.append({"groups": [g.name for g in trial], **logits_m})
         if advance:
             advance(1)
+        if _better(logits_m, final):  # a group is kept only if the whole evaluation set gains from it
+            kept, final = trial, {"artifact": path, **logits_m}
     return {"budget": budget.text(), "met": budget.holds(final), "candidates": [
                 {"group": s["group"].name, "kind": s["group"].kind, "layers": list(s["group"].layers),
                  "recovery_on_worst": round(s["recovery"], 4), **s["alone"]} for s in scored],
@@ -98,17 +101,26 @@ def meet_budget(*, build, predict, ref_logits: np.ndarray, labels, candidates, b
             "steps": steps, "final": final}
 
 
+def _better(a: dict, b: dict) -> bool:
+    if a["drop_points"] is not None and b["drop_points"] is not None and a["drop_points"] != b["drop_points"]:
+        return a["drop_points"] < b["drop_points"]
+    return a["agreement"] > b["agreement"]
+
+
 def candidate_groups(diagnosis_rows: list[dict], groups, *, limit: int = 6) -> list:
     """The groups holding the worst-ranked layers of a diagnosis, worst first, at most ``limit``."""
     by_layer = {}
     for g in groups:
         for n in g.layers:
             by_layer.setdefault(n, g)
+    named = {g.name: g for g in groups}
     out = []
     for r in diagnosis_rows:
-        g = by_layer.get(r["source_layer"])
-        if g is not None and g not in out:
-            out.append(g)
+        # A branch starved by its concatenation's shared scale is helped by that concatenation's group
+        # (its module is named after it), then by its own.
+        for g in (named.get(r["module"]) if r.get("branch") else None, by_layer.get(r["source_layer"])):
+            if g is not None and g not in out:
+                out.append(g)
         if len(out) >= limit:
             break
-    return out
+    return out[:limit]
