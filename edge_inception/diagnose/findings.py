@@ -21,6 +21,32 @@ def _span(stats: dict) -> float:
     return max(stats.get("ref_max", 0.0), 0.0) - min(stats.get("ref_min", 0.0), 0.0)
 
 
+def _unified_inputs(rows, by_source, graph) -> list[dict]:
+    """A concatenation with no quantizer of its own whose inputs were given one shared scale (NNCF unifies
+    the scales of a concatenation's inputs): the same starvation, seen at the inputs."""
+    out = []
+    for name, lay in graph.layers.items():
+        if lay.kind != "concat" or name in by_source:
+            continue
+        ins = [by_source[i][0] for i in lay.inputs if i in by_source and "accumulated" in by_source[i][0]]
+        if len(ins) < 2 or len({round(r["scale"], 9) for r in ins}) != 1:
+            continue
+        spans = [(_span(r["accumulated"]), r) for r in ins if _span(r["accumulated"]) > 0]
+        if len(spans) < 2:
+            continue
+        (wide, wr), (narrow, nr) = max(spans, key=lambda t: t[0]), min(spans, key=lambda t: t[0])
+        ratio, levels = wide / narrow, narrow / nr["scale"]
+        if ratio >= WIDE_RATIO or levels < STARVED_LEVELS:
+            out.append({"kind": "concat_shared_scale", "module": lay.module or name, "branch": nr["branch"],
+                        "layer": name, "narrow_input": nr["source_layer"], "wide_input": wr["source_layer"],
+                        "range_ratio": round(ratio, 2), "levels_left": round(levels, 1),
+                        "narrow_local_sqnr_db": (nr.get("local") or {}).get("sqnr_db"),
+                        "text": f"{name}: its inputs share one scale ({nr['scale']:.4g}), set by "
+                                f"'{wr['source_layer']}' (range {wide:.3g}); '{nr['source_layer']}' spans "
+                                f"{narrow:.3g}, {ratio:.1f}x less, and is left {levels:.0f} of 256 levels"})
+    return out
+
+
 def findings(result: dict, graph) -> list[dict]:
     rows = result["layers"]
     out = []
@@ -45,6 +71,7 @@ def findings(result: dict, graph) -> list[dict]:
                             "text": f"{r['source_layer']}: its one scale ({r['scale']:.4g}) is set by "
                                     f"'{wb['input']}' (range {wide:.3g}); '{nb['input']}' spans {narrow:.3g}, "
                                     f"{ratio:.1f}x less, and is left {levels:.0f} of 256 levels"})
+    out += _unified_inputs(rows, by_source, graph)
     for r in rows:
         served = [c for c in r.get("requantized_for", []) if c in ("CONCATENATION", "AVERAGE_POOL_2D")]
         if served:
