@@ -67,8 +67,14 @@ def _onnx(path: Path, graph) -> dict:
 def _openvino(path: Path, graph) -> dict:
     from edge_inception.formats.openvino import read_ir
 
+    return openvino_float_ops(read_ir(path))
+
+
+def openvino_float_ops(model) -> dict:
+    """{MAC op friendly name: computes in float?} of an openvino.Model: float weights and no FakeQuantize
+    on its data input."""
     out = {}
-    for op in read_ir(path).get_ordered_ops():
+    for op in model.get_ordered_ops():
         if op.get_type_name() not in ("Convolution", "GroupConvolution", "MatMul"):
             continue
         data, weights = op.input_value(0).get_node(), op.input_value(1).get_node()
