@@ -1,9 +1,9 @@
 """diagnose: the name map through BatchNorm folding, a planted wide branch found first in LiteRT, ONNX
 Runtime and OpenVINO, the CLI's outputs and its bad-input lines.
 
-One small Keras model (conv + BatchNorm + ReLU branches, a concatenation) is quantized once per module
-to all three int8 targets on real Fashion-MNIST images; its random weights are fine here because the
-test is about where the error is, not about accuracy.
+One small Keras model (conv + BatchNorm + ReLU branches, a concatenation), trained briefly on the shipped
+Fashion-MNIST sample, then given a branch 300x wider than the others (the next conv scaled down to
+match: the float function is unchanged), is quantized once per module to all three int8 targets.
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ def _planted_model(path):
     h = L.Conv2D(8, 1, name="head_conv")(h)
     h = L.GlobalAveragePooling2D(name="gap")(h)
     model = keras.Model(inp, L.Dense(10, name="logits")(h))
-    for layer in model.layers:  # BatchNorm statistics a trained model would have, not the identity
-        if isinstance(layer, L.BatchNormalization):
-            g, beta, mean, var = layer.get_weights()
-            layer.set_weights([g * 2.0, beta + 0.5, mean + 0.1, var * 0.5])
+    from edge_inception.data.readers import read_sample
+
+    x, y = read_sample("calibration")
+    model.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x[..., None] / 255.0, y, batch_size=32, epochs=4, verbose=0)
     g, beta, mean, var = model.get_layer("mix_a_bn").get_weights()
     model.get_layer("mix_a_bn").set_weights([g * WIDE, beta * WIDE, mean, var])
     k, bias = model.get_layer("head_conv").get_weights()
@@ -168,7 +169,8 @@ def test_cli_refuses_an_artifact_as_reference(planted, run_cli, tmp_path):
 
 @pytest.fixture(scope="module")
 def kept_float(planted):
-    """The planted model quantized again with the wide concatenation's group kept float, in all three."""
+    """The planted model quantized again with its Inception module kept float (the branches, the concatenation
+    and the conv that reads it: LiteRT gives a concatenation's producers its range even when it is float)."""
     from edge_inception.data.calibration import CalibrationSet
     from edge_inception.data.readers import open_source
     from edge_inception.diagnose.names import SourceGraph
@@ -181,7 +183,7 @@ def kept_float(planted):
     model, _, root = planted
     lm = load_model(model)
     graph = SourceGraph.of(lm)
-    keep = expand_groups(resolve_keep_float(["mix_concat"], graph), graph)
+    keep = expand_groups(resolve_keep_float(["mix_*"], graph), graph)
     calib = CalibrationSet(open_source("sample:calibration", lm.spec, labelled=False, limit=32), lm.spec,
                            batch_size=8)
     out = {}
@@ -192,10 +194,16 @@ def kept_float(planted):
     return lm, graph, keep, out
 
 
-def test_fallback_group_is_the_concat_its_inputs_and_its_reader(kept_float):
-    _, _, keep, _ = kept_float
-    assert {"mix_concat", "head_conv"} <= set(keep)  # the branches keep their own int8 scales
-    assert not {"stem_conv", "stem_relu", "logits", "mix_a_relu", "mix_b_conv"} & set(keep)
+def test_fallback_groups_follow_folding_and_the_concat_reader(kept_float):
+    from edge_inception.diagnose.plan import fallback_groups
+
+    _, graph, keep, _ = kept_float
+    groups = {g.name: g.layers for g in fallback_groups(graph)}
+    assert groups["mix_concat"] == ("mix_concat", "head_conv")  # its inputs keep their own int8 scales
+    assert groups["mix_b_conv"] == ("mix_b_conv", "mix_b_bn", "mix_b_relu")  # BatchNorm and ReLU fold into it
+    assert groups["mix_p_conv"] == ("mix_p_conv", "mix_p_bn", "mix_p_relu")
+    assert {"mix_a_relu", "mix_b_bn", "mix_pool", "mix_concat", "head_conv"} <= set(keep)
+    assert not {"stem_conv", "stem_relu", "logits"} & set(keep)
 
 
 def test_fallback_plan_is_really_float_in_each_artifact(kept_float, planted):
@@ -210,12 +218,12 @@ def test_fallback_plan_is_really_float_in_each_artifact(kept_float, planted):
     _, plain, _ = planted
     for name in ("tflite-int8", "onnx-int8"):
         ops = float_ops(out[name][0], graph)
-        assert ops["mix_concat"] and ops["head_conv"], (name, ops)
+        assert all(ops[n] for n in ("mix_a_relu", "mix_b_relu", "mix_p_relu", "mix_concat", "head_conv")), (name, ops)
         assert not any(ops[n] for n in ("stem_relu", "gap")), (name, ops)
         assert all(not v for v in float_ops(plain[name], graph).values()), name  # the plain artifact: all int8
     dest, info = out["openvino-int8"]
     ops = float_ops(dest, None)  # MAC ops by name: 3 branch convs and head_conv float, stem and logits int8
-    assert sorted(ops.values()) == [False, False, False, False, False, True], ops  # head_conv alone
+    assert sorted(ops.values()) == [False, False, True, True, True, True], ops  # stem and logits stay int8
     assert {n for n, v in ops.items() if v} <= set(info["keep_float"]["ignored_scope"])
     images, _ = next(open_source("sample:evaluation", lm.spec, labelled=False, limit=64).batches(64))
     x = lm.spec.model_input(images)
@@ -264,3 +272,28 @@ def test_convert_keep_float_matching_nothing_is_refused_before_any_work(planted,
     assert code == 2 and "--keep-float head_cnov matches no layer" in err and "head_conv" in err, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_convert_max_drop_finds_the_plan_and_diagnose_writes_beside_the_report(planted, tmp_path):
+    """The search end to end on one target: the plain artifact misses the budget, the plan found keeps the
+    planted concatenation's group float (read back from the artifact), and it meets the budget."""
+    from edge_inception import convert
+    from edge_inception.diagnose.names import SourceGraph
+    from edge_inception.diagnose.verify import float_ops
+    from edge_inception.models.loader import load_model
+
+    model, _, _ = planted
+    report = convert(model, targets="tflite-int8", calibration="sample", calibration_samples=32,
+                     eval_data="sample", eval_limit=300, latency_runs=2, out=tmp_path, max_drop=5.0, diagnose=True)
+    row = report["targets"][0]
+    fb = row["fallback"]
+    assert row["status"] == "ok", row["message"]
+    assert fb["plain"]["drop_points"] > 5 and fb["final"]["drop_points"] <= fb["plain"]["drop_points"] - 3, fb
+    assert fb["met"] == (fb["final"]["drop_points"] <= 5.0)
+    assert "mix_concat" in fb["kept_layers"] and fb["kept_groups"][0] == "mix_concat"  # ranked first
+    assert -row["accuracy"]["delta_points"] == pytest.approx(fb["final"]["drop_points"], abs=1e-6)  # re-measured
+    ops = float_ops(row["artifact"], SourceGraph.of(load_model(model)))
+    for name in ("stem_relu", "mix_a_relu", "mix_concat", "head_conv", "gap"):  # the artifact is the plan
+        assert ops[name] == (name in fb["kept_layers"]), (name, ops, fb["kept_layers"])
+    assert (tmp_path / "diagnose.json").is_file() and report["diagnose"]["worst"]["litert"]
+    assert not list(tmp_path.glob(".fallback-*"))  # the candidates are gone

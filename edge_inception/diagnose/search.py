@@ -91,7 +91,7 @@ def meet_budget(*, build, predict, ref_logits: np.ndarray, labels, candidates, b
         steps.append({"groups": [g.name for g in trial], **logits_m})
         if advance:
             advance(1)
-        if _better(logits_m, final):  # a group is kept only if the whole evaluation set gains from it
+        if _better(logits_m, final, budget):  # a group is kept only if the whole evaluation set gains from it
             kept, final = trial, {"artifact": path, **logits_m}
     return {"budget": budget.text(), "met": budget.holds(final), "candidates": [
                 {"group": s["group"].name, "kind": s["group"].kind, "layers": list(s["group"].layers),
@@ -101,10 +101,14 @@ def meet_budget(*, build, predict, ref_logits: np.ndarray, labels, candidates, b
             "steps": steps, "final": final}
 
 
-def _better(a: dict, b: dict) -> bool:
-    if a["drop_points"] is not None and b["drop_points"] is not None and a["drop_points"] != b["drop_points"]:
-        return a["drop_points"] < b["drop_points"]
-    return a["agreement"] > b["agreement"]
+def _better(a: dict, b: dict, budget: Budget) -> bool:
+    """Closer to the budget by what it asks first (top-1 drop, else agreement), the other breaking ties."""
+    keys = ["drop_points", "agreement"] if budget.max_drop is not None else ["agreement", "drop_points"]
+    for k in keys:
+        if a[k] is None or b[k] is None or a[k] == b[k]:
+            continue
+        return a[k] < b[k] if k == "drop_points" else a[k] > b[k]
+    return False
 
 
 def candidate_groups(diagnosis_rows: list[dict], groups, *, limit: int = 6) -> list:
