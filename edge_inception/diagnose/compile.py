@@ -73,7 +73,7 @@ def nncf_ignored_names(ov_model, lm, graph, keep, *, images: np.ndarray) -> list
     import openvino as ov
 
     from edge_inception.diagnose.names import match_by_value
-    from edge_inception.diagnose.source import LOGITS, SourceProbe
+    from edge_inception.diagnose.source import LOGITS, probe_for
 
     chains = {}
     for op in ov_model.get_ordered_ops():
@@ -93,7 +93,7 @@ def nncf_ignored_names(ov_model, lm, graph, keep, *, images: np.ndarray) -> list
     result = compiled.create_infer_request().infer({0: images})
     skip = len(ov_model.outputs)
     values = {name: np.array(result[compiled.output(skip + i)]) for i, name in enumerate(chains)}
-    probe = SourceProbe(lm, [lay.name for lay in graph.order if lay.kind != "input"])
+    probe = probe_for(lm, [lay.name for lay in graph.order if lay.kind != "input"])
     refs = probe.run(images)
     refs.pop(LOGITS)
     matched = match_by_value(values, refs, graph)

@@ -78,6 +78,11 @@ def meet_target_budget(ctx, target, built: dict, ref_session) -> tuple[dict, dic
     if ctx.eval_src is None:
         raise TargetFailed(f"{target.name}: --max-drop/--min-agreement need labelled evaluation data (--eval-data)")
     refuse_fallback(target)
+    if ctx.qat is not None:
+        from edge_inception._core.errors import UsageError
+
+        raise UsageError("--max-drop/--min-agreement search post-training quantization plans",
+                         fix="drop --method qat, or keep layers float by hand with --keep-float on a PTQ run")
     budget = Budget(max_drop=fb.max_drop, min_agreement=fb.min_agreement)
     runtime = get_runtime(target.runtime)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_inception.diagnose.names import SourceGraph, arrange, match_by_value, to_source_layout, unarrange
-from edge_inception.diagnose.source import LOGITS, SourceProbe
+from edge_inception.diagnose.source import LOGITS, probe_for
 from edge_inception.diagnose.stats import ErrorStats
 from edge_inception.diagnose.tracers import get_tracer
 
@@ -57,7 +57,7 @@ def _name_map(tracer, graph: SourceGraph, lm, first: np.ndarray) -> dict[str, tu
     if rest and named < rest / 2:
         twin = tracer.twin(first)
         if twin is not None:
-            probe = SourceProbe(lm, [lay.name for lay in graph.order if lay.kind != "input"])
+            probe = probe_for(lm, [lay.name for lay in graph.order if lay.kind != "input"])
             refs = probe.run(first)
             refs.pop(LOGITS)
             for key, (name, cos) in match_by_value(
@@ -82,7 +82,7 @@ def diagnose_artifact(path: Path, *, lm, graph: SourceGraph, source, samples: in
     mapping = _name_map(tracer, graph, lm, first[: min(4, len(first))])
     mapped = sorted({s for s, _ in mapping.values() if s and graph.layers[s].kind != "input"},
                     key=lambda n: graph.layers[n].index)
-    probe = SourceProbe(lm, mapped)
+    probe = probe_for(lm, mapped)
     perms = _layouts(tracer, mapping, graph, probe, first[:1])
     fed = {k for k, perm in perms.items() if perm is not None}
     tracer.prepare_local(sorted(fed))

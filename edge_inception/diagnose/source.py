@@ -15,6 +15,15 @@ from edge_inception._core.errors import UsageError
 LOGITS = "@logits"  # the model output's key in run(): never a Keras layer name
 
 
+def probe_for(lm, names) -> SourceProbe:
+    """One probe per model and set of layers for the whole run: each is a traced function of its own."""
+    cache = lm.__dict__.setdefault("_diagnose_probes", {})
+    key = tuple(names)
+    if key not in cache:
+        cache[key] = SourceProbe(lm, list(names))
+    return cache[key]
+
+
 class SourceProbe:
     def __init__(self, lm, names: list[str]):
         if lm.kind not in ("keras", "tf_keras"):
