@@ -160,11 +160,18 @@ def test_cli_writes_json_and_html_and_refuses_to_overwrite(planted, run_cli, tmp
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_cli_refuses_an_artifact_as_reference(planted, run_cli, tmp_path):
-    _, paths, _ = planted
+def test_cli_refuses_an_artifact_as_reference_and_a_float_artifact(planted, run_cli, tmp_path):
+    from edge_inception.exporters import export
+    from edge_inception.models.loader import load_model
+    from edge_inception.targets import get_target
+
+    model, paths, _ = planted
     code, _, err = run_cli("diagnose", str(paths["onnx-int8"]), "--reference", str(paths["tflite-int8"]))
     assert code == 2 and "is an artifact" in err and "--reference" in err
     assert len(err.strip().splitlines()) == 1
+    export(load_model(model), tmp_path / "f.tflite", target=get_target("tflite-fp32"))
+    code, _, err = run_cli("diagnose", str(tmp_path / "f.tflite"), "--reference", str(model), "--data", "sample")
+    assert code == 2 and "f.tflite: holds no int8 activations" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.fixture(scope="module")

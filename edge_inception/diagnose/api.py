@@ -24,7 +24,6 @@ def diagnose(artifacts: str | Path | list[str | Path], *, reference: str | Path 
     file or zoo name; default: the model the artifact's spec names, for zoo models) on ``samples`` images
     of ``data`` (default: the shipped sample for zoo models). Returns the diagnosis as a dict."""
     from edge_inception._core.limits import check_ranges
-    from edge_inception._core.progress import progress
     from edge_inception.data.readers import open_source
     from edge_inception.diagnose.findings import findings
     from edge_inception.diagnose.names import SourceGraph
@@ -65,9 +64,8 @@ def diagnose(artifacts: str | Path | list[str | Path], *, reference: str | Path 
     runtimes = []
     for p in paths:
         n = min(samples, len(source))
-        with progress(f"diagnose {p.name}", total=2 * n) as advance:
-            r = diagnose_artifact(p, lm=lm, graph=graph, source=source, samples=n, threads=threads,
-                                  advance=lambda k, a=advance: a(2 * k))
+        r = diagnose_artifact(p, lm=lm, graph=graph, source=source, samples=n, threads=threads,
+                              label=f"diagnose {p.name}")
         r["findings"] = findings(r, graph)
         runtimes.append(r)
     result = {"kind": "diagnose", "version": DIAGNOSE_VERSION,

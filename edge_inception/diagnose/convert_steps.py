@@ -100,9 +100,8 @@ def meet_target_budget(ctx, target, built: dict, ref_session) -> tuple[dict, dic
     if budget.holds(plain_m):
         return built, {**info, "met": True, "kept_groups": [], "kept_layers": [],
                        "note": "the plain int8 artifact meets it"}
-    with progress(f"{target.name}: diagnosing for the fallback plan"):
-        d = diagnose_artifact(built["artifact"], lm=ctx.lm, graph=graph, source=ctx.eval_src, samples=64,
-                              threads=ctx.threads)
+    d = diagnose_artifact(built["artifact"], lm=ctx.lm, graph=graph, source=ctx.eval_src, samples=64,
+                          threads=ctx.threads, label=f"{target.name}: diagnosing for the fallback plan")
     candidates = candidate_groups(d["layers"], fallback_groups(graph))
     work = Path(ctx.out) / f".fallback-{target.name}"
     work.mkdir(exist_ok=True)

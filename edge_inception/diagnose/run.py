@@ -10,11 +10,13 @@ reference of its inputs (local error: that op's own quantization). Only ErrorSta
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
 import numpy as np
 
+from edge_inception._core.progress import progress
 from edge_inception.diagnose.names import SourceGraph, arrange, match_by_value, to_source_layout, unarrange
 from edge_inception.diagnose.source import LOGITS, probe_for
 from edge_inception.diagnose.stats import ErrorStats
@@ -68,11 +70,16 @@ def _name_map(tracer, graph: SourceGraph, lm, first: np.ndarray) -> dict[str, tu
 
 
 def diagnose_artifact(path: Path, *, lm, graph: SourceGraph, source, samples: int | None = None,
-                      threads: int = 2, advance=None) -> dict:
+                      threads: int = 2, label: str | None = None) -> dict:
     path = Path(path)
     fmt = _format_of(path)
     t0 = time.perf_counter()
     tracer = get_tracer(fmt.name)(path, threads=threads)
+    if not tracer.points:
+        from edge_inception._core.errors import InputError
+
+        raise InputError(path, "holds no int8 activations to diagnose (a float artifact?)",
+                         fix="pass an int8 artifact, e.g. from `edge-inception convert --target tflite-int8`")
     bs = batch_size_for(lm.spec)
     n_total = min(samples or len(source), len(source))
     batches = _batches(source, lm.spec, bs, n_total)
@@ -94,39 +101,40 @@ def diagnose_artifact(path: Path, *, lm, graph: SourceGraph, source, samples: in
     loc: dict[str, ErrorStats] = {}
     slices: dict[str, list] = {}
     seen = 0
-    for x in _chain(first, batches):
-        refs = probe.run(x)
-        refs |= {s: x for s, _ in mapping.values() if s and graph.layers[s].kind == "input"}
-        got_acc = tracer.accumulated(x)
-        feeds = {}
-        for p in tracer.points:
-            s = mapping[p.key][0]
-            if s is not None and perms.get(p.key) is not None:
-                feeds[p.key] = unarrange(refs[s], perms[p.key], got_acc[p.key].shape)
-        got_loc = tracer.local(x, feeds)
-        for p in tracer.points:
-            s = mapping[p.key][0]
-            if s is None or perms.get(p.key) is None:
-                continue
-            ref = refs[s]
-            a = arrange(got_acc[p.key], perms[p.key], ref.shape)
-            lo = arrange(got_loc[p.key], perms[p.key], ref.shape)
-            q = dict(scale=p.scale, zero_point=p.zero_point, qmin=p.qmin, qmax=p.qmax)
-            acc.setdefault(p.key, ErrorStats(**q)).add(ref, a)
-            if separable[p.key]:
-                loc.setdefault(p.key, ErrorStats(**q)).add(ref, lo)
-            cuts = graph.concat_slices(s)
-            if cuts:
-                if p.key not in slices:
-                    slices[p.key] = [(name, a0, a1, ErrorStats(**q), ErrorStats(**q)) for name, a0, a1 in cuts]
-                for _, a0, a1, sl, sa in slices[p.key]:
-                    if separable[p.key]:
-                        sl.add(ref[..., a0:a1], lo[..., a0:a1])
-                    sa.add(ref[..., a0:a1], a[..., a0:a1])
-        output.add(x, refs_logits=refs[LOGITS])
-        seen += len(x)
-        if advance:
-            advance(len(x))
+    # Progress starts once the artifact is known to be diagnosable: a refused file prints one line only.
+    with progress(label, total=n_total) if label else contextlib.nullcontext(lambda n=1: None) as tick:
+        for x in _chain(first, batches):
+            refs = probe.run(x)
+            refs |= {s: x for s, _ in mapping.values() if s and graph.layers[s].kind == "input"}
+            got_acc = tracer.accumulated(x)
+            feeds = {}
+            for p in tracer.points:
+                s = mapping[p.key][0]
+                if s is not None and perms.get(p.key) is not None:
+                    feeds[p.key] = unarrange(refs[s], perms[p.key], got_acc[p.key].shape)
+            got_loc = tracer.local(x, feeds)
+            for p in tracer.points:
+                s = mapping[p.key][0]
+                if s is None or perms.get(p.key) is None:
+                    continue
+                ref = refs[s]
+                a = arrange(got_acc[p.key], perms[p.key], ref.shape)
+                lo = arrange(got_loc[p.key], perms[p.key], ref.shape)
+                q = dict(scale=p.scale, zero_point=p.zero_point, qmin=p.qmin, qmax=p.qmax)
+                acc.setdefault(p.key, ErrorStats(**q)).add(ref, a)
+                if separable[p.key]:
+                    loc.setdefault(p.key, ErrorStats(**q)).add(ref, lo)
+                cuts = graph.concat_slices(s)
+                if cuts:
+                    if p.key not in slices:
+                        slices[p.key] = [(name, a0, a1, ErrorStats(**q), ErrorStats(**q)) for name, a0, a1 in cuts]
+                    for _, a0, a1, sl, sa in slices[p.key]:
+                        if separable[p.key]:
+                            sl.add(ref[..., a0:a1], lo[..., a0:a1])
+                        sa.add(ref[..., a0:a1], a[..., a0:a1])
+            output.add(x, refs_logits=refs[LOGITS])
+            seen += len(x)
+            tick(len(x))
     rows = []
     for depth, p in enumerate(tracer.points):
         s, how = mapping[p.key]
