@@ -241,7 +241,9 @@ class _Context:
             if built["violations"]:
                 more = len(built["violations"]) - 1
                 raise TargetFailed(f"{target.name}: {built['violations'][0]}" + (f" (and {more} more)" if more else ""))
-            if ref is not None and self.fallback is not None:  # --max-drop: the plan replaces the artifact first
+            fb = self.fallback
+            if ref is not None and fb is not None and (fb.max_drop is not None or fb.min_agreement is not None):
+                # --max-drop / --min-agreement: the plan found replaces the artifact before it is measured
                 from edge_inception.diagnose.convert_steps import meet_target_budget
 
                 ref_rt = get_runtime(ref["target"].runtime).load(ref["artifact"], threads=self.threads)
@@ -249,6 +251,11 @@ class _Context:
                 if fallback is not None:
                     row["fallback"] = fallback
                     row.update(size_bytes=artifact_size(path))
+                    if "verification" in fallback:
+                        row["verification"] = fallback["verification"]
+                        if fallback["verification"]["violations"]:
+                            raise TargetFailed(f"{target.name} with its fallback plan: "
+                                               f"{fallback['verification']['violations'][0]}")
             session = get_runtime(target.runtime).load(path, threads=self.threads)
             if ref is not None:
                 ref_path = ref["artifact"]

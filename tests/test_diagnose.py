@@ -304,3 +304,21 @@ def test_convert_max_drop_finds_the_plan_and_diagnose_writes_beside_the_report(p
         assert ops[name] == (name in fb["kept_layers"]), (name, ops, fb["kept_layers"])
     assert (tmp_path / "diagnose.json").is_file() and report["diagnose"]["worst"]["litert"]
     assert not list(tmp_path.glob(".fallback-*"))  # the candidates are gone
+
+
+def test_convert_keep_float_on_a_full_integer_cpu_profile(planted, tmp_path):
+    """tflite-int8 is full_integer: the layers the user keeps float (and their (de)quantize edges) are
+    exempt from that rule, nothing else; the row says what was kept and the artifact shows it."""
+    from edge_inception import convert
+    from edge_inception.diagnose.names import SourceGraph
+    from edge_inception.diagnose.verify import float_ops
+    from edge_inception.models.loader import load_model
+
+    model, _, _ = planted
+    report = convert(model, targets="tflite-int8", calibration="sample", calibration_samples=16, latency_runs=1,
+                     out=tmp_path, keep_float=["mix_concat"])
+    row = report["targets"][0]
+    assert row["status"] == "ok" and row["verification"]["ok"], row["message"]
+    assert row["conversion"]["keep_float"]["layers"] == ["mix_concat", "head_conv"]
+    ops = float_ops(row["artifact"], SourceGraph.of(load_model(model)))
+    assert ops["mix_concat"] and ops["head_conv"] and not ops["stem_relu"]
