@@ -89,10 +89,10 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
     m, d = opts.model, opts.data
     lm = load_model(model, framework=m.framework, preprocessing=m.preprocessing, weights=m.weights,
                     input_shape=m.input_shape, trust_remote_code=m.trust_remote_code)
-    if opts.fallback.keep_float:  # a pattern matching no layer is bad input, found before any conversion
-        from edge_inception.diagnose.convert_steps import check_patterns
+    if opts.fallback.asked:  # a pattern matching no layer, a model it cannot read: found before any work
+        from edge_inception.diagnose.convert_steps import check_options
 
-        check_patterns(lm, opts.fallback.keep_float)
+        check_options(lm, opts.fallback)
     out = Path(opts.output.out)
     stem = lm.spec.name
     refs = {t.float_reference for t in resolved if t.float_reference}

@@ -94,6 +94,10 @@ class FallbackOptions:
     min_agreement: float | None = None           # budget: share of images with float's top-1
     diagnose: bool = False                       # write diagnose.json/html beside the report
 
+    @property
+    def asked(self) -> bool:
+        return bool(self.keep_float or self.diagnose or self.max_drop is not None or self.min_agreement is not None)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "keep_float", tuple(self.keep_float or ()))
         check_ranges(max_drop=self.max_drop, min_agreement=self.min_agreement)

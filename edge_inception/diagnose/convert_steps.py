@@ -24,11 +24,17 @@ def graph_of(ctx):
     return ctx._diagnose_graph
 
 
-def check_patterns(lm, patterns) -> None:
+def check_options(lm, fallback) -> None:
+    """Before any work: the source is one diagnosis reads, and every --keep-float pattern names a layer."""
+    from edge_inception._core.errors import UsageError
     from edge_inception.diagnose.names import SourceGraph
     from edge_inception.diagnose.plan import resolve_keep_float
 
-    resolve_keep_float(patterns, SourceGraph.of(lm))
+    if lm.kind not in ("keras", "tf_keras"):
+        raise UsageError(f"--diagnose, --keep-float, --max-drop and --min-agreement read Keras source models; "
+                         f"this one is {lm.kind}", fix="convert without them, or from the Keras model")
+    if fallback.keep_float:
+        resolve_keep_float(fallback.keep_float, SourceGraph.of(lm))
 
 
 def plan_layers(ctx, target) -> list[str] | None:
