@@ -167,19 +167,24 @@ def mini(args) -> None:
 
 def v3(args) -> None:
     root = Path(tempfile.mkdtemp(prefix="diagnose-v3-"))
-    # Each target converted in a child process of its own, so the diagnosis below is measured alone.
-    code = ("from edge_inception import convert; import json, sys; r = convert('inception-v3', targets=sys.argv[1], "
-            "out=sys.argv[2], latency_runs=1, calibration_samples=32); "
+    # The zoo's Inception v3 ships no weights and every build draws new random ones: one build is saved
+    # and both the artifacts and the reference come from that file. Each target is converted in a child
+    # process of its own, so the diagnosis below is measured alone.
+    code = ("import sys; from edge_inception.models.zoo import create_model; "
+            "create_model('inception-v3', framework='keras', pretrained=False).save(sys.argv[1])")
+    subprocess.run([sys.executable, "-c", code, str(root / "v3.keras")], check=True, capture_output=True)
+    code = ("from edge_inception import convert; import json, sys; r = convert(sys.argv[3], targets=sys.argv[1], "
+            "out=sys.argv[2], latency_runs=1, calibration='sample', calibration_samples=32); "
             "print(json.dumps([t['artifact'] for t in r['targets']]))")
     paths = []
     for target in args.targets.split(","):
-        out = subprocess.run([sys.executable, "-c", code, target, str(root / target)], check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run([sys.executable, "-c", code, target, str(root / target), str(root / "v3.keras")],
+                             check=True, capture_output=True, text=True).stdout
         paths += json.loads(out.strip().splitlines()[-1])
     from edge_inception import diagnose
 
     t0 = time.perf_counter()
-    d = diagnose(paths, reference="inception-v3", data="sample:evaluation", samples=args.samples)
+    d = diagnose(paths, reference=root / "v3.keras", data="sample:evaluation", samples=args.samples)
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"CPU: {cpu()}")
