@@ -53,6 +53,10 @@ def diagnose(artifacts: str | Path | list[str | Path], *, reference: str | Path 
     else:
         lm = load_model(reference if reference is not None else _zoo_reference(paths[0]), framework=framework,
                         trust_remote_code=trust_remote_code)
+    if lm.random_weights:  # a zoo model without shipped weights: this build is not the one converted
+        raise UsageError(f"{lm.source.removeprefix('zoo:')} ships no weights, so loading it draws new random ones, "
+                         "not those the artifact was made from",
+                         fix="save the model you converted (model.save('m.keras')) and pass it as --reference")
     if data is None:
         if not lm.source.startswith("zoo:"):
             raise UsageError("diagnose needs images for your model", fix="pass --data path/to/images/ (or a .npz, "
