@@ -23,6 +23,7 @@ _LAZY = {
     "benchmark": ("edge_inception.measure", "benchmark"),
     "gate": ("edge_inception.gating", "gate"),
     "sweep": ("edge_inception.sweep", "sweep"),
+    "diagnose": ("edge_inception.diagnose", "diagnose"),
     "open_artifact": ("edge_inception.artifacts", "open_artifact"),
     "load_model": ("edge_inception.models.loader", "load_model"),
     "list_targets": ("edge_inception.targets", "list_targets"),

@@ -45,6 +45,10 @@ def convert(
     device: str | list | None = None,
     accept_new_host_key: bool = False,
     trust_remote_code: bool = False,
+    keep_float: list[str] | tuple[str, ...] = (),
+    max_drop: float | None = None,
+    min_agreement: float | None = None,
+    diagnose: bool = False,
 ) -> dict:
     """Convert ``model`` (a zoo name or a path; default the shipped inception-mini) to each target,
     verify every artifact, measure it against its float reference and write ``out/report.json``.
@@ -58,7 +62,10 @@ def convert(
     artifact of each int8 target (``row["ptq"]``). ``device`` (one or more URLs or declared names, see
     edge_inception.devices): each target is measured there too, after here (``row["devices"][name]``).
     ``trust_remote_code`` lets code inside the model file run while it loads (refused by default;
-    docs/security.md). If the run fails or is interrupted, ``out`` is left as it was before it.
+    docs/security.md). ``keep_float`` (source-layer patterns) keeps those layers float in every int8
+    target; ``max_drop``/``min_agreement`` search for the fewest such groups that meet the budget;
+    ``diagnose`` writes out/diagnose.json and diagnose.html (edge_inception.diagnose).
+    If the run fails or is interrupted, ``out`` is left as it was before it.
     The keywords are grouped and range-checked as ``edge_inception.options.ConvertOptions``;
     ``run_convert`` takes that object."""
     keywords = {k: v for k, v in locals().items() if k != "model"}
@@ -85,6 +92,10 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
     m, d = opts.model, opts.data
     lm = load_model(model, framework=m.framework, preprocessing=m.preprocessing, weights=m.weights,
                     input_shape=m.input_shape, trust_remote_code=m.trust_remote_code)
+    if opts.fallback.asked:  # a pattern matching no layer, a model it cannot read: found before any work
+        from edge_inception.diagnose.convert_steps import check_options
+
+        check_options(lm, opts.fallback)
     out = Path(opts.output.out)
     stem = lm.spec.name
     refs = {t.float_reference for t in resolved if t.float_reference}
@@ -142,8 +153,13 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         ctx = _Context(lm, out, planned, opts.measure, calib, eval_src, qat=qat, compare_ptq=opts.qat.compare_ptq,
                        calibration_plan=plan)
+        ctx.fallback = opts.fallback
         rows = [ctx.run_target(t) for t in resolved]
         report = _report(lm, ctx, rows)
+        if opts.fallback.diagnose:
+            from edge_inception.diagnose.convert_steps import write_diagnosis
+
+            write_diagnosis(report, ctx)
         if devices:
             from edge_inception.devices.measure import measure_rows
 
@@ -169,6 +185,7 @@ class _Context:
         self._references: dict[str, dict] = {}
         self._reference_outputs: dict[str, tuple] = {}  # reference name -> (logits, labels) on eval data
         self._source_session = None
+        self.fallback = None  # FallbackOptions, set by run_convert
 
     def _build(self, target, *, ptq: bool = False) -> dict:
         from edge_inception._core.interrupt import run_interruptible
@@ -180,16 +197,25 @@ class _Context:
 
         dest = self.planned[f"{target.name}:ptq" if ptq else target.name]
         with progress(f"{target.name}: converting" + (" (PTQ, for comparison)" if ptq else "")):
+            keep = None
             if target.is_quantized:  # the QAT model is a source of its own kind; --compare-ptq quantizes the float one
+                from edge_inception.diagnose.convert_steps import plan_layers
+
                 source = self.qat if self.qat is not None and not ptq else self.lm
                 calibration = self.calibration_plan.for_target(target) if self.calibration_plan else self.calib
-                work = functools.partial(quantize, source, dest, target=target, calibration=calibration)
+                keep = plan_layers(self, target) if self.fallback is not None else None
+                work = functools.partial(quantize, source, dest, target=target, calibration=calibration,
+                                         keep_float=keep)
             else:
                 work = functools.partial(export, self.lm, dest, target=target)
             # Native converters hold their thread for a minute: in a worker, Ctrl-C still stops the run.
             info = run_interruptible(work)
         embed_spec(dest, target.format, self.lm.spec)
         violations = validate(dest, target)
+        if keep:  # rules a layer kept float by the plan breaks on purpose
+            from edge_inception.diagnose.convert_steps import exempt, graph_of
+
+            violations = exempt(violations, info, graph_of(self), keep)
         return {"artifact": dest, "info": info, "violations": violations}
 
     def _reference(self, name: str) -> dict:
@@ -227,6 +253,21 @@ class _Context:
             if built["violations"]:
                 more = len(built["violations"]) - 1
                 raise TargetFailed(f"{target.name}: {built['violations'][0]}" + (f" (and {more} more)" if more else ""))
+            fb = self.fallback
+            if ref is not None and fb is not None and (fb.max_drop is not None or fb.min_agreement is not None):
+                # --max-drop / --min-agreement: the plan found replaces the artifact before it is measured
+                from edge_inception.diagnose.convert_steps import meet_target_budget
+
+                ref_rt = get_runtime(ref["target"].runtime).load(ref["artifact"], threads=self.threads)
+                built, fallback = meet_target_budget(self, target, built, ref_rt)
+                if fallback is not None:
+                    row["fallback"] = fallback
+                    row.update(size_bytes=artifact_size(path))
+                    if "verification" in fallback:
+                        row["verification"] = fallback["verification"]
+                        if fallback["verification"]["violations"]:
+                            raise TargetFailed(f"{target.name} with its fallback plan: "
+                                               f"{fallback['verification']['violations'][0]}")
             session = get_runtime(target.runtime).load(path, threads=self.threads)
             if ref is not None:
                 ref_path = ref["artifact"]

@@ -86,8 +86,29 @@ class DeviceOptions:
         object.__setattr__(self, "device", devices)
 
 
+@dataclass(frozen=True, kw_only=True)
+class FallbackOptions:
+    """Diagnosis and float fallback of int8 targets (edge_inception/diagnose)."""
+
+    keep_float: tuple[str, ...] = ()             # source-layer patterns kept float (with their groups)
+    max_drop: float | None = None                # budget: points of top-1 against float
+    min_agreement: float | None = None           # budget: share of images with float's top-1
+    diagnose: bool = False                       # write diagnose.json/html beside the report
+
+    @property
+    def asked(self) -> bool:
+        return bool(self.keep_float or self.diagnose or self.max_drop is not None or self.min_agreement is not None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keep_float", tuple(self.keep_float or ()))
+        check_ranges(max_drop=self.max_drop, min_agreement=self.min_agreement)
+        if self.keep_float and (self.max_drop is not None or self.min_agreement is not None):
+            raise UsageError("--keep-float writes the plan by hand; --max-drop/--min-agreement search for one",
+                             fix="use one or the other")
+
+
 _GROUPS = {"model": ModelOptions, "data": DataOptions, "measure": MeasureOptions, "output": OutputOptions,
-           "qat": QatOptions, "device": DeviceOptions}
+           "qat": QatOptions, "device": DeviceOptions, "fallback": FallbackOptions}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +121,7 @@ class ConvertOptions:
     output: OutputOptions = field(default_factory=OutputOptions)
     qat: QatOptions = field(default_factory=QatOptions)
     device: DeviceOptions = field(default_factory=DeviceOptions)
+    fallback: FallbackOptions = field(default_factory=FallbackOptions)
 
     @classmethod
     def from_keywords(cls, **keywords) -> ConvertOptions:

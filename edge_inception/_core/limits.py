@@ -41,6 +41,9 @@ OPTIONS: dict[str, Range] = {
     "eval_limit": Range(1, 100_000_000, "images"),
     "train_limit": Range(1, 100_000_000, "images"),
     "limit": Range(1, 100_000_000, "images"),
+    "samples": Range(1, 1_000_000, "images"),  # diagnose
+    "max_drop": Range(0, 100, "points of top-1"),  # convert's fallback budget
+    "min_agreement": Range(0, 1, "(a share of the images)"),
     "epochs": Range(1, 10_000, "epochs"),
     "learning_rate": Range(0, 1, "", low_open=True),
     "batch": Range(1, 4096, "images"),

@@ -22,6 +22,8 @@ Examples:
   edge-inception convert --target tflite-int8,onnx-int8,openvino-int8 --gate --baseline ci/baseline.json
   edge-inception convert --target tflite-int8,onnx-int8 --device pi --device ssh://root@10.0.0.7
   edge-inception convert --reproduce sweep-out/report.json --target onnx-int8 --out again
+  edge-inception convert model.keras --calibration c.npz --eval-data e.npz --max-drop 0.5 --diagnose
+  edge-inception convert model.keras --calibration c.npz --keep-float 'mixed_5*' --target onnx-int8
 """
 
 
@@ -78,6 +80,15 @@ Examples:
 @click.option("--reproduce", type=click.Path(dir_okay=False), help="Rebuild the sweep cell of --target from "
               "the reproducibility manifest in this report.json (a sweep's, or a cell's own); other options are "
               "taken from the manifest.")
+@click.option("--diagnose", "diagnose", is_flag=True, help="Also diagnose every int8 artifact layer by layer against "
+              "the source model: out/diagnose.json and diagnose.html (see `edge-inception diagnose`).")
+@click.option("--keep-float", "keep_float", multiple=True, metavar="PATTERN",
+              help="Keep the source layers matching PATTERN (a name, a glob, or /regex/) float in every int8 target, "
+              "each with the layers that must stay float with it (repeatable). Not for NPU profiles.")
+@click.option("--max-drop", type=click.FloatRange(min=0, max=100),
+              help="Fallback budget: keep the fewest layer groups float so top-1 is within this many points of float.")
+@click.option("--min-agreement", type=click.FloatRange(min=0, max=1),
+              help="Fallback budget: share of images whose top-1 must equal float's.")
 @_options.accept_new_host_key
 @_options.framework
 @_options.threads
@@ -106,11 +117,15 @@ def command(model, run_gate_after, baseline, gate_config, junit, as_json, reprod
         check_output_file(junit, force=options["force"], inputs=[baseline, gate_config], flag="--junit")
     # The flags are named like convert()'s keywords, so they pass straight through (edge_inception/options.py).
     report = convert(model, **{**options, "target_files": list(options["target_files"]),
-                               "device": list(options["device"])})
+                               "device": list(options["device"]), "keep_float": list(options["keep_float"])})
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
         print_convert_table(report)
+        from edge_inception.diagnose.render import fallback_lines
+
+        for line in fallback_lines(report):
+            click.echo(line)
     if options["device"]:
         from edge_inception._core.errors import InputError
         from edge_inception.report.devices import device_failures

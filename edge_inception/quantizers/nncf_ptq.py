@@ -103,7 +103,8 @@ def _refuse_unsupported(q: dict) -> None:
 
 
 @register_quantizer("nncf", *SOURCE_KINDS)
-def quantize_nncf(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
+def quantize_nncf(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet,
+                  keep_float: list[str] | None = None) -> dict:
     import nncf
     from nncf.quantization.advanced_parameters import (
         AdvancedQuantizationParameters,
@@ -130,12 +131,20 @@ def quantize_nncf(lm: LoadedModel, dest: Path, *, target, calibration: Calibrati
     if static:  # NPU compilers take static shapes only: batch 1, as the calibration samples come
         ov_model.reshape([1, *ov_model.input(0).get_partial_shape()[1:]])
     device = getattr(nncf.TargetDevice, q["target_device"].upper())
+    ignored = []
+    if keep_float:  # a fallback plan in the float model's op names (edge_inception/diagnose/compile.py)
+        from edge_inception.diagnose.compile import nncf_ignored_names
+        from edge_inception.diagnose.names import SourceGraph
+
+        first = next(iter(_Samples(calibration)))
+        ignored = nncf_ignored_names(ov_model, lm, SourceGraph.of(lm), keep_float, images=first)
     try:
         # NNCF prints progress bars and INFO lines; the tool shows its own progress.
         with quiet_native():
             quantized = nncf.quantize(ov_model, nncf.Dataset(_Samples(calibration)), preset=preset,
                                       target_device=device, subset_size=len(calibration),
-                                      advanced_parameters=advanced, **call)
+                                      advanced_parameters=advanced, **call,
+                                      **({"ignored_scope": nncf.IgnoredScope(names=ignored)} if ignored else {}))
     except (nncf.InternalError, nncf.ValidationError, RuntimeError, ValueError) as e:
         msg = " ".join(str(e).split())
         raise TargetFailed(f"NNCF quantization failed: {msg[:300] or type(e).__name__}") from None
@@ -145,4 +154,5 @@ def quantize_nncf(lm: LoadedModel, dest: Path, *, target, calibration: Calibrati
             "overflow_fix": fix, "overflow_fix_reason": why,
             "weights": f"int8 symmetric {'per-channel' if q['per_channel'] else 'per-tensor'}",
             "activations": f"8-bit per-tensor {'symmetric' if q['preset'] == 'performance' else 'asymmetric'}",
-            "calibration": {**calibration.to_dict(), "told": told}}
+            "calibration": {**calibration.to_dict(), "told": told},
+            **({"keep_float": {"layers": list(keep_float), "ignored_scope": ignored}} if keep_float else {})}

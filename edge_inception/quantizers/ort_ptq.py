@@ -183,7 +183,8 @@ def _quantize_qnn(float_path: Path, pre_path: Path, dest: Path, q: dict, act: st
 
 
 @register_quantizer("onnxruntime", *SOURCE_KINDS)
-def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
+def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet,
+                 keep_float: list[str] | None = None) -> dict:
     import onnxruntime as ort
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -208,6 +209,14 @@ def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: Calibratio
             else:
                 with quiet_native():
                     quant_pre_process(float_path, pre_path)
+                exclude = []
+                if keep_float:  # a fallback plan in the names of the model quantize_static reads
+                    import onnx
+
+                    from edge_inception.diagnose.compile import ort_nodes_to_exclude
+                    from edge_inception.diagnose.names import SourceGraph
+
+                    exclude = ort_nodes_to_exclude(onnx.load(str(pre_path)), SourceGraph.of(lm), keep_float)
                 with atomic_path(dest) as out, quiet_native():
                     quantize_static(
                         pre_path, out, _reader(samples),
@@ -220,6 +229,7 @@ def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: Calibratio
                         calibration_providers=["CPUExecutionProvider"],
                         # one batch per stride (see _reader), and the recipe's own, e.g. CalibPercentile
                         extra_options={"CalibStridedMinMax": 1, **extra},
+                        nodes_to_exclude=exclude,
                     )
         except Exception as e:  # noqa: BLE001 - ORT and onnx raise their own Exception subclasses
             msg = " ".join(str(e).split())
@@ -232,4 +242,5 @@ def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: Calibratio
             "activations": act, "weights": f"{wt} {per}", "reduce_range": q["reduce_range"],
             "requested": {"activations": q["activations"], "weights": q["weights"]}, "isa_reason": reason,
             "calibration_method": told["calibrate_method"],
-            "calibration": {**calibration.to_dict(), "told": told}}
+            "calibration": {**calibration.to_dict(), "told": told},
+            **({"keep_float": {"layers": list(keep_float), "nodes_to_exclude": exclude}} if keep_float else {})}

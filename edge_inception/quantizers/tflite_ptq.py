@@ -34,7 +34,8 @@ def quantize_tflite_torch(lm: LoadedModel, dest: Path, *, target, calibration: C
 
 
 @register_quantizer("tflite", *TF_KINDS)
-def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
+def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet,
+                    keep_float: list[str] | None = None) -> dict:
     from edge_inception._core.native import import_tensorflow
 
     tf = import_tensorflow()
@@ -50,7 +51,16 @@ def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: Calibra
         converter.inference_output_type = io
         if not q["per_channel"]:
             converter._experimental_disable_per_channel = True  # the converter's only per-tensor switch
-        convert_to_file(converter, dest)
-    return {"library": f"tensorflow {tf.__version__} TFLiteConverter", "weights": "int8 per-channel"
+        kept = {}
+        if keep_float:  # a fallback plan: those layers denylisted (edge_inception/diagnose/compile.py)
+            from edge_inception._core.atomic import atomic_write_bytes
+            from edge_inception.diagnose.compile import tflite_keep_float
+
+            flatbuffer, nodes = tflite_keep_float(converter, lm, keep_float, calibration)
+            atomic_write_bytes(dest, flatbuffer)
+            kept = {"keep_float": {"layers": list(keep_float), "denylisted_nodes": nodes}}
+        else:
+            convert_to_file(converter, dest)
+    return {**kept, "library": f"tensorflow {tf.__version__} TFLiteConverter", "weights": "int8 per-channel"
             if q["per_channel"] else "int8 per-tensor", "activations": "int8", "io_dtype": q["io_dtype"],
             "batch": 1 if static else "dynamic", "calibration": {**calibration.to_dict(), "told": TOLD}}

@@ -1,0 +1,45 @@
+"""`edge-inception diagnose`: where an int8 artifact loses accuracy, layer by layer, against its source."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from edge_inception.cli import _options
+
+EPILOG = """\b
+Examples:
+  edge-inception diagnose out/inception-mini.tflite-int8.tflite
+  edge-inception diagnose out/m.tflite-int8.tflite out/m.onnx-int8.onnx out/m.openvino-int8.xml \\
+      --reference model.keras --data fashion-mnist --samples 200 --out diag/
+"""
+
+
+@click.command("diagnose", epilog=EPILOG)
+@click.argument("artifacts", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--reference", help="The float source model the artifacts came from: a .keras/.h5 file or a zoo "
+              "name (default: the zoo model an edge-inception artifact names).")
+@click.option("--data", help="Images: a folder, a .npz, 'fashion-mnist' or 'sample' (default for zoo models: the "
+              "shipped sample).")
+@click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True, help="Images to compare on.")
+@click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="Rows in the table.")
+@click.option("--out", type=click.Path(file_okay=False), help="Write diagnose.json and diagnose.html here.")
+@_options.force
+@_options.threads
+@_options.framework
+@_options.trust_remote_code
+@_options.json_out
+def command(artifacts, reference, data, samples, top, out, force, threads, framework, trust_remote_code, as_json):
+    """Compare every quantized tensor of each ARTIFACT with the float source model on the same images:
+    local error (the layer fed float input) and accumulated error, keyed by source layer, Inception
+    module and branch; ranked worst first, with Inception-specific findings."""
+    from edge_inception.diagnose import diagnose
+    from edge_inception.diagnose.render import print_diagnose_table
+
+    result = diagnose(list(artifacts), reference=reference, data=data, samples=samples, out=out, force=force,
+                      threads=threads, framework=framework, trust_remote_code=trust_remote_code)
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+    else:
+        print_diagnose_table(result, top=top)

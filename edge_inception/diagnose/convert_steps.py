@@ -1,0 +1,166 @@
+"""The steps `convert` takes for diagnosis and fallback, kept here so the pipeline (api.py) only calls them.
+
+    keep = plan_layers(ctx, target)                   # --keep-float patterns -> source layers (with groups)
+    violations = exempt(violations, info, graph, keep) # profile rules a kept-float layer breaks on purpose
+    built, fallback = meet_target_budget(ctx, target, built, ref_session)   # --max-drop / --min-agreement
+    write_diagnosis(report, ctx)                      # --diagnose: out/diagnose.json and diagnose.html
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from edge_inception._core.errors import TargetFailed
+
+
+def graph_of(ctx):
+    from edge_inception.diagnose.names import SourceGraph
+
+    if getattr(ctx, "_diagnose_graph", None) is None:
+        ctx._diagnose_graph = SourceGraph.of(ctx.lm)
+    return ctx._diagnose_graph
+
+
+def check_options(lm, fallback) -> None:
+    """Before any work: the source is one diagnosis reads, and every --keep-float pattern names a layer."""
+    from edge_inception._core.errors import UsageError
+    from edge_inception.diagnose.names import SourceGraph
+    from edge_inception.diagnose.plan import resolve_keep_float
+
+    if lm.kind not in ("keras", "tf_keras"):
+        raise UsageError(f"--diagnose, --keep-float, --max-drop and --min-agreement read Keras source models; "
+                         f"this one is {lm.kind}", fix="convert without them, or from the Keras model")
+    if fallback.keep_float:
+        resolve_keep_float(fallback.keep_float, SourceGraph.of(lm))
+
+
+def plan_layers(ctx, target) -> list[str] | None:
+    """The layers --keep-float names (each with its group), or None when none is asked for."""
+    from edge_inception.diagnose.plan import expand_groups, refuse_fallback, resolve_keep_float
+
+    pats = ctx.fallback.keep_float
+    if not pats or not target.is_quantized:
+        return None
+    refuse_fallback(target)
+    graph = graph_of(ctx)
+    return expand_groups(resolve_keep_float(pats, graph), graph)
+
+
+def exempt(violations: list[str], info: dict, graph, keep) -> list[str]:
+    """Drop the precision rules broken by layers the plan keeps float (a full_integer profile on the CPU
+    allows float kernels there by the user's choice); every other rule still applies."""
+    if not keep:
+        return violations
+    kept = info.get("keep_float", {})
+    names = {n for k in ("denylisted_nodes", "nodes_to_exclude", "ignored_scope") for n in kept.get(k, [])}
+    keep = set(keep)
+    out = []
+    for v in violations:
+        quoted = re.findall(r"'([^']+)'", v)
+        precision = "unquantized" in v or "full_integer" in v or "full-integer" in v
+        # The (DE)QUANTIZE ops at the edges of a float region are the plan's own machinery.
+        boundary = v.startswith(("operator QUANTIZE ", "operator DEQUANTIZE "))
+        if precision and (boundary or any(q in names or graph.layer_for(q) in keep for q in quoted)):
+            continue
+        out.append(v)
+    return out
+
+
+def meet_target_budget(ctx, target, built: dict, ref_session) -> tuple[dict, dict | None]:
+    """--max-drop / --min-agreement for one int8 target: the fewest fallback groups that meet the budget on
+    the evaluation set; the chosen artifact replaces the plain one at its planned path."""
+    from edge_inception._core.progress import progress
+    from edge_inception.diagnose.plan import fallback_groups, refuse_fallback
+    from edge_inception.diagnose.run import diagnose_artifact
+    from edge_inception.diagnose.search import Budget, candidate_groups, measure, meet_budget
+    from edge_inception.evaluation.accuracy import predict
+    from edge_inception.formats import artifact_files, artifact_path
+    from edge_inception.runtimes import get_runtime
+
+    fb = ctx.fallback
+    if (fb.max_drop is None and fb.min_agreement is None) or not target.is_quantized:
+        return built, None
+    if ctx.eval_src is None:
+        raise TargetFailed(f"{target.name}: --max-drop/--min-agreement need labelled evaluation data (--eval-data)")
+    refuse_fallback(target)
+    if ctx.qat is not None:
+        from edge_inception._core.errors import UsageError
+
+        raise UsageError("--max-drop/--min-agreement search post-training quantization plans",
+                         fix="drop --method qat, or keep layers float by hand with --keep-float on a PTQ run")
+    budget = Budget(max_drop=fb.max_drop, min_agreement=fb.min_agreement)
+    runtime = get_runtime(target.runtime)
+
+    def logits_of(path):
+        out, labels, _ = predict({"c": runtime.load(path, threads=ctx.threads)}, ctx.eval_src, ctx.lm.spec,
+                                 description=f"{target.name}: evaluating a fallback plan")
+        return out["c"]
+
+    ref, labels, _ = predict({"r": ref_session}, ctx.eval_src, ctx.lm.spec, description=f"{target.name}: float")
+    ref = ref["r"]
+    plain = logits_of(built["artifact"])
+    plain_m = measure(ref, plain, labels)
+    graph = graph_of(ctx)
+    info = {"budget": budget.text(), "plain": plain_m}
+    if budget.holds(plain_m):
+        return built, {**info, "met": True, "kept_groups": [], "kept_layers": [],
+                       "note": "the plain int8 artifact meets it"}
+    d = diagnose_artifact(built["artifact"], lm=ctx.lm, graph=graph, source=ctx.eval_src, samples=64,
+                          threads=ctx.threads, label=f"{target.name}: diagnosing for the fallback plan")
+    candidates = candidate_groups(d["layers"], fallback_groups(graph))
+    work = Path(ctx.out) / f".fallback-{target.name}"
+    work.mkdir(exist_ok=True)
+    infos: dict[Path, dict] = {}
+
+    def build(layers):
+        from edge_inception.quantizers import quantize
+
+        dest = artifact_path(work, f"candidate{len(infos) + 1}", target.format)
+        infos[dest] = quantize(ctx.lm, dest, target=target, calibration=ctx.calib, keep_float=layers)
+        return dest
+
+    try:
+        with progress(f"{target.name}: fallback search", total=2 * len(candidates)) as advance:
+            plan = meet_budget(build=build, predict=logits_of, ref_logits=ref, labels=labels, candidates=candidates,
+                               budget=budget, plain_logits=plain, advance=advance)
+        chosen = plan["final"]["artifact"]
+        if chosen is not None:
+            dest = Path(built["artifact"])
+            plain_size = sum(p.stat().st_size for p in artifact_files(dest))
+            for src in artifact_files(chosen)[1:]:  # companions first (an IR's .bin), then the file readers open
+                os.replace(src, dest.with_suffix(src.suffix))
+            os.replace(chosen, dest)
+            from edge_inception.formats import artifact_size, embed_spec
+            from edge_inception.validate import validate
+
+            embed_spec(dest, target.format, ctx.lm.spec)  # as for every artifact of the run
+            # Re-verified against the profile like the plain one; only the kept layers' precision is exempt.
+            violations = exempt(validate(dest, target), infos[chosen], graph, plan["kept_layers"])
+            plan["verification"] = {"ok": not violations, "violations": violations}
+            plan["compiled"] = infos[chosen].get("keep_float", {})
+
+            plan["size_bytes_plain"], plan["size_bytes"] = plain_size, artifact_size(dest)
+            quantized = sum(1 for lay in graph.order if lay.kind in ("conv", "dense"))
+            kept_macs = sum(1 for n in plan["kept_layers"] if graph.layers[n].kind in ("conv", "dense"))
+            plan["kept_share_of_quantized_layers"] = round(kept_macs / quantized, 4) if quantized else None
+        plan["final"].pop("artifact", None)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return built, {**info, **plan}
+
+
+def write_diagnosis(report: dict, ctx) -> None:
+    """--diagnose: every int8 artifact of the run against the source model, beside report.json."""
+    from edge_inception.diagnose.api import diagnose
+
+    paths = [r["artifact"] for r in report["targets"] if r.get("status") == "ok" and r.get("precision") == "int8"]
+    if not paths:
+        return
+    src = ctx.eval_src if ctx.eval_src is not None else (ctx.calib.source if ctx.calib else None)
+    result = diagnose(paths, reference=ctx.lm, data=src, samples=100, out=ctx.out, force=True, threads=ctx.threads)
+    report["diagnose"] = {"path": str(Path(ctx.out) / "diagnose.json"),
+                          "worst": {rt["runtime"]: rt["layers"][0]["source_layer"] for rt in result["runtimes"]
+                                    if rt["layers"]}}
