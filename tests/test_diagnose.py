@@ -13,6 +13,8 @@ import json
 import numpy as np
 import pytest
 
+from edge_inception.diagnose.keep import KeepFloat
+
 WIDE = 300.0  # branch_a's BatchNorm scales its output up this much; the next conv scales it back down
 
 
@@ -197,7 +199,7 @@ def kept_float(planted):
     for name in ("tflite-int8", "onnx-int8", "openvino-int8"):
         t = get_target(name)
         dest = artifact_path(root, f"planted-kept.{name}", t.format)
-        out[name] = (dest, quantize(lm, dest, target=t, calibration=calib, keep_float=keep))
+        out[name] = (dest, quantize(lm, dest, target=t, calibration=calib, keep_float=KeepFloat(keep)))
     return lm, graph, keep, out
 
 
@@ -267,7 +269,7 @@ def test_npu_profiles_refuse_fallback_and_say_what_they_allow(planted):
 
     with pytest.raises(UsageError) as e:
         quantize(load_model(planted[0]), planted[2] / "npu.tflite", target=get_target("tflite-int8-npu"),
-                 calibration=None, keep_float=["mix_concat"])
+                 calibration=None, keep_float=KeepFloat(["mix_concat"]))
     assert "no layer can stay float" in e.value.message and "16-bit activations" in e.value.message
     assert not (planted[2] / "npu.tflite").exists()
 

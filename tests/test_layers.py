@@ -14,11 +14,12 @@ LAYERS = [
     {"models.spec", "options"},
     {"data", "formats"},
     {"models"},
-    {"exporters", "runtimes", "validate", "targets", "inspect"},
+    {"exporters", "runtimes", "validate", "targets", "inspect", "calibration_recipes"},
     {"quantizers", "evaluation", "artifacts"},
     {"qat"},
-    {"report", "gating", "devices", "diagnose", "sweep"},
+    {"report", "gating", "devices", "diagnose"},
     {"api", "measure", "venv_worker", "__init__"},
+    {"sweep"},  # runs convert (api) per cell
     {"cli"},
 ]
 RANK = {name: i for i, row in enumerate(LAYERS) for name in row}

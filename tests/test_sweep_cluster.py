@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,7 +68,9 @@ def cluster(tmp_path_factory):
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     common = ["--block", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--object-store-memory=100000000",
               "--disable-usage-stats"]
-    temp = tmp_path_factory.mktemp("ray")
+    # Ray's socket paths live under --temp-dir and must fit AF_UNIX's 107 bytes; pytest-xdist's tmp paths
+    # do not, so a short folder of our own, removed at the end.
+    temp = Path(tempfile.mkdtemp(prefix="ei-ray-", dir="/tmp"))
     logs = [open(temp / f"{n}.log", "w") for n in ("head", "node2")]  # noqa: SIM115 - closed below
     procs = [subprocess.Popen([*_ray_cli(), "start", "--head", f"--port={port}", "--include-dashboard=false",
                                f"--temp-dir={temp}", *common], env=env, stdout=logs[0], stderr=subprocess.STDOUT,
@@ -98,6 +101,7 @@ def cluster(tmp_path_factory):
             _stop(p)
         for f in logs:
             f.close()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

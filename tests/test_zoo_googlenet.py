@@ -227,10 +227,3 @@ def test_googlenet_torch_to_every_int8_target(tmp_path):
     litert-torch in its own venv)."""
     assert get_entry("googlenet", "torch").spec.layout == "NCHW"
     _to_every_int8_target("googlenet", "torch", tmp_path)
-
-
-@pytest.mark.slow
-def test_inception_resnet_v2_to_every_int8_target(tmp_path):
-    """Inception-ResNet v2 at 75x75x3, the smallest input keras.applications accepts: same layers and
-    weights (55.9 M parameters), a sixteenth of the 299x299 compute, so CI converts it in time."""
-    _to_every_int8_target("inception-resnet-v2", "keras", tmp_path, size=75)

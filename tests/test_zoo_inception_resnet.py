@@ -125,3 +125,22 @@ def test_torch_inception_resnet_v2_runs(irv2_torch):
     assert out.shape == (1, 1000)
     # a state_dict of the same names loads strictly (what a timm checkpoint needs)
     irv2_torch.load_state_dict({k: v.clone() for k, v in irv2_torch.state_dict().items()}, strict=True)
+
+
+@pytest.mark.slow
+def test_inception_resnet_mini_to_every_int8_target_holds_accuracy(tmp_path):
+    """The trained Keras Inception-ResNet through every int8 target on 500 real images of the shipped
+    sample: each artifact verified, within the profiles' 1.0-point / 97% bar. (The PyTorch twin's
+    full-integer TFLite is tests/test_residual_int8.py; both frameworks' 10,000-image figures are in
+    docs/zoo.md; CI time keeps it to one framework here.)"""
+    framework = "keras"
+    from edge_inception import convert
+
+    report = convert("inception-resnet-mini", framework=framework, targets="tflite-int8,onnx-int8,openvino-int8",
+                     eval_limit=500, latency_runs=2, out=tmp_path / "out")
+    assert report["model"]["random_weights"] is False
+    for row in report["targets"]:
+        assert row["status"] == "ok" and row["verification"]["ok"], (row["target"], row.get("message"))
+        acc = row["accuracy"]
+        assert acc["n"] == 500
+        assert acc["top1"] >= acc["float_top1"] - 0.01 and acc["agreement"] >= 0.97, (row["target"], acc)

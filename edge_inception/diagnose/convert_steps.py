@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from edge_inception._core.errors import TargetFailed
+from edge_inception.diagnose.keep import KeepFloat
 
 
 def graph_of(ctx):
@@ -37,7 +38,7 @@ def check_options(lm, fallback) -> None:
         resolve_keep_float(fallback.keep_float, SourceGraph.of(lm))
 
 
-def plan_layers(ctx, target) -> list[str] | None:
+def plan_layers(ctx, target):
     """The layers --keep-float names (each with its group), or None when none is asked for."""
     from edge_inception.diagnose.plan import expand_groups, refuse_fallback, resolve_keep_float
 
@@ -46,7 +47,7 @@ def plan_layers(ctx, target) -> list[str] | None:
         return None
     refuse_fallback(target)
     graph = graph_of(ctx)
-    return expand_groups(resolve_keep_float(pats, graph), graph)
+    return KeepFloat(expand_groups(resolve_keep_float(pats, graph), graph))
 
 
 def exempt(violations: list[str], info: dict, graph, keep) -> list[str]:
@@ -119,7 +120,7 @@ def meet_target_budget(ctx, target, built: dict, ref_session) -> tuple[dict, dic
         from edge_inception.quantizers import quantize
 
         dest = artifact_path(work, f"candidate{len(infos) + 1}", target.format)
-        infos[dest] = quantize(ctx.lm, dest, target=target, calibration=ctx.calib, keep_float=layers)
+        infos[dest] = quantize(ctx.lm, dest, target=target, calibration=ctx.calib, keep_float=KeepFloat(layers))
         return dest
 
     try:

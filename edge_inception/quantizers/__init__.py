@@ -23,9 +23,10 @@ def register_quantizer(library: str, *kinds: str):
     return QUANTIZERS.register(*((library, kind) for kind in kinds))
 
 
-def quantize(source, dest: Path, *, target, calibration, keep_float: list[str] | None = None) -> dict:
-    """``source`` is a LoadedModel, or a trained QAT model (its ``kind`` says which). ``keep_float``: source
-    layer names left float (a fallback plan, edge_inception.diagnose.plan), for the quantizers that can."""
+def quantize(source, dest: Path, *, target, calibration, keep_float=None) -> dict:
+    """``source`` is a LoadedModel, or a trained QAT model (its ``kind`` says which). ``keep_float``: a
+    fallback plan (edge_inception.diagnose.keep.KeepFloat: the source layers left float, and the methods
+    that name them in each backend), for the quantizers that can; called, never imported from here."""
     library = target.quantizer["library"]
     fn = QUANTIZERS.get((library, source.kind),
                         fix=f"{library} quantizes: {', '.join(k for lib, k in QUANTIZERS if lib == library)}")
@@ -34,10 +35,9 @@ def quantize(source, dest: Path, *, target, calibration, keep_float: list[str] |
     import inspect
 
     from edge_inception._core.errors import UsageError
-    from edge_inception.diagnose.plan import refuse_fallback
 
-    refuse_fallback(target)
+    keep_float.refuse(target)
     if "keep_float" not in inspect.signature(fn).parameters:
         raise UsageError(f"{library} quantization of {source.kind} models cannot keep layers float",
                          fix="drop --keep-float/--max-drop for this target")
-    return fn(source, Path(dest), target=target, calibration=calibration, keep_float=list(keep_float))
+    return fn(source, Path(dest), target=target, calibration=calibration, keep_float=keep_float)

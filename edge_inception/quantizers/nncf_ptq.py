@@ -104,7 +104,7 @@ def _refuse_unsupported(q: dict) -> None:
 
 @register_quantizer("nncf", *SOURCE_KINDS)
 def quantize_nncf(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet,
-                  keep_float: list[str] | None = None) -> dict:
+                  keep_float=None) -> dict:
     import nncf
     from nncf.quantization.advanced_parameters import (
         AdvancedQuantizationParameters,
@@ -132,12 +132,8 @@ def quantize_nncf(lm: LoadedModel, dest: Path, *, target, calibration: Calibrati
         ov_model.reshape([1, *ov_model.input(0).get_partial_shape()[1:]])
     device = getattr(nncf.TargetDevice, q["target_device"].upper())
     ignored = []
-    if keep_float:  # a fallback plan in the float model's op names (edge_inception/diagnose/compile.py)
-        from edge_inception.diagnose.compile import nncf_ignored_names
-        from edge_inception.diagnose.names import SourceGraph
-
-        first = next(iter(_Samples(calibration)))
-        ignored = nncf_ignored_names(ov_model, lm, SourceGraph.of(lm), keep_float, images=first)
+    if keep_float:  # a fallback plan, in the float model's op names (edge_inception/diagnose/keep.py)
+        ignored = keep_float.nncf(ov_model, lm, images=next(iter(_Samples(calibration))))
     try:
         # NNCF prints progress bars and INFO lines; the tool shows its own progress.
         with quiet_native():

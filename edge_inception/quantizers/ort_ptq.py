@@ -184,7 +184,7 @@ def _quantize_qnn(float_path: Path, pre_path: Path, dest: Path, q: dict, act: st
 
 @register_quantizer("onnxruntime", *SOURCE_KINDS)
 def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet,
-                 keep_float: list[str] | None = None) -> dict:
+                 keep_float=None) -> dict:
     import onnxruntime as ort
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -213,10 +213,7 @@ def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: Calibratio
                 if keep_float:  # a fallback plan in the names of the model quantize_static reads
                     import onnx
 
-                    from edge_inception.diagnose.compile import ort_nodes_to_exclude
-                    from edge_inception.diagnose.names import SourceGraph
-
-                    exclude = ort_nodes_to_exclude(onnx.load(str(pre_path)), SourceGraph.of(lm), keep_float)
+                    exclude = keep_float.onnxruntime(onnx.load(str(pre_path)), lm)
                 with atomic_path(dest) as out, quiet_native():
                     quantize_static(
                         pre_path, out, _reader(samples),

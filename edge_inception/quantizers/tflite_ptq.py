@@ -35,7 +35,7 @@ def quantize_tflite_torch(lm: LoadedModel, dest: Path, *, target, calibration: C
 
 @register_quantizer("tflite", *TF_KINDS)
 def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet,
-                    keep_float: list[str] | None = None) -> dict:
+                    keep_float=None) -> dict:
     from edge_inception._core.native import import_tensorflow
 
     tf = import_tensorflow()
@@ -52,11 +52,10 @@ def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: Calibra
         if not q["per_channel"]:
             converter._experimental_disable_per_channel = True  # the converter's only per-tensor switch
         kept = {}
-        if keep_float:  # a fallback plan: those layers denylisted (edge_inception/diagnose/compile.py)
+        if keep_float:  # a fallback plan: those layers denylisted (edge_inception/diagnose/keep.py)
             from edge_inception._core.atomic import atomic_write_bytes
-            from edge_inception.diagnose.compile import tflite_keep_float
 
-            flatbuffer, nodes = tflite_keep_float(converter, lm, keep_float, calibration)
+            flatbuffer, nodes = keep_float.tflite(converter, lm, calibration)
             atomic_write_bytes(dest, flatbuffer)
             kept = {"keep_float": {"layers": list(keep_float), "denylisted_nodes": nodes}}
         else:

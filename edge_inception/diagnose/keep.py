@@ -1,0 +1,41 @@
+"""A fallback plan as the quantizers receive it: the source layers kept float, and how each backend turns
+them into its own names. The quantizers call these methods on the object they are handed, so they never
+import diagnose (it sits above them: tests/test_layers.py).
+
+    keep = KeepFloat(["mix_concat", "head_conv"])
+    quantize(lm, dest, target=t, calibration=calib, keep_float=keep)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class KeepFloat(list):
+    """Source layer names (a list, in plan order) plus their compilation per quantizer backend."""
+
+    def refuse(self, target) -> None:
+        """Refuse a profile whose device runs integer operators only (the NPU profiles)."""
+        from edge_inception.diagnose.plan import refuse_fallback
+
+        refuse_fallback(target)
+
+    def tflite(self, converter, lm, calibration) -> tuple[bytes, list[str]]:
+        """The converter's flatbuffer with these layers denylisted, and the TFLite node names denylisted."""
+        from edge_inception.diagnose.compile import tflite_keep_float
+
+        return tflite_keep_float(converter, lm, list(self), calibration)
+
+    def onnxruntime(self, proto, lm) -> list[str]:
+        """ONNX Runtime's nodes_to_exclude in the model quantize_static reads."""
+        from edge_inception.diagnose.compile import ort_nodes_to_exclude
+        from edge_inception.diagnose.names import SourceGraph
+
+        return ort_nodes_to_exclude(proto, SourceGraph.of(lm), list(self))
+
+    def nncf(self, ov_model, lm, *, images: np.ndarray) -> list[str]:
+        """NNCF IgnoredScope names in the OpenVINO model it quantizes (matched by value)."""
+        from edge_inception.diagnose.compile import nncf_ignored_names
+        from edge_inception.diagnose.names import SourceGraph
+
+        return nncf_ignored_names(ov_model, lm, SourceGraph.of(lm), list(self), images=images)
