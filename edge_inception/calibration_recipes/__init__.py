@@ -20,7 +20,7 @@ from pathlib import Path
 
 from edge_inception._core.errors import InputError, UsageError
 from edge_inception._core.files import check_regular_file
-from edge_inception._core.shipped import shipped_dir
+from edge_inception._core.shipped import named_tomls, shipped_dir
 from edge_inception.calibration_recipes.methods import check_supported  # noqa: F401 - part of the API
 from edge_inception.calibration_recipes.schema import RecipeFile, first_problem
 
@@ -76,21 +76,8 @@ def load_recipe_file(path: str | Path) -> Recipe:
     return Recipe(**r.model_dump(), file=str(path))
 
 
-def _search_dirs() -> list[Path]:
-    return [SHIPPED_DIR, Path.cwd() / "calibration"]
-
-
 def _all_recipes() -> dict[str, Recipe]:
-    found: dict[str, Recipe] = {}
-    for d in _search_dirs():
-        if d.is_dir():
-            for f in sorted(d.glob("*.toml")):
-                r = load_recipe_file(f)
-                if r.name != f.stem:
-                    raise InputError(f, f"declares name '{r.name}' but the file is {f.name}",
-                                     fix=f"rename the file to {r.name}.toml or fix 'name'")
-                found[r.name] = r  # later folders (the user's) replace shipped recipes
-    return found
+    return named_tomls("calibration", load_recipe_file)  # the user's ./calibration/ replaces shipped ones
 
 
 def list_recipes() -> list[Recipe]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from edge_inception._core.errors import InputError, UsageError
 from edge_inception._core.files import check_regular_file
-from edge_inception._core.shipped import shipped_dir
+from edge_inception._core.shipped import named_tomls, shipped_dir
 from edge_inception.targets.schema import DEVICES, Profile, first_problem
 
 SHIPPED_DIR = shipped_dir("targets")  # the repository's top-level targets/, inside the wheel when installed
@@ -130,21 +130,8 @@ def _check_constraints(t: Target, caps, path: Path) -> None:
         raise InputError(path, "[quantizer] target_device applies to the nncf library only")
 
 
-def _search_dirs() -> list[Path]:
-    return [SHIPPED_DIR, Path.cwd() / "targets"]
-
-
 def _all_profiles() -> dict[str, Target]:
-    found: dict[str, Target] = {}
-    for d in _search_dirs():
-        if d.is_dir():
-            for f in sorted(d.glob("*.toml")):
-                t = load_target_file(f)
-                if t.name != f.stem:
-                    raise InputError(f, f"declares name '{t.name}' but the file is {f.name}",
-                                     fix=f"rename the file to {t.name}.toml or fix 'name'")
-                found[t.name] = t  # later folders (the user's) replace shipped profiles
-    return found
+    return named_tomls("targets", load_target_file)  # the user's ./targets/ replaces shipped ones
 
 
 def list_targets() -> list[Target]:
