@@ -1,7 +1,8 @@
 """A sweep on a two-node Ray cluster on loopback (`ray start --head` and `ray start --address`, both
 started and stopped here, one CPU each): two cells run at once, one on each node, and their files come
-back through the cache folder both nodes see (the object-store path is a known bug: docs/sweep.md). Then the same sweep without Ray: one cell forced by --rerun runs in
-this process, the other comes from the cache."""
+back through the cache folder both nodes see (the object-store path is a known bug: docs/sweep.md).
+Then the same sweep without Ray: one cell forced by --rerun runs in this process, the other comes
+from the cache."""
 
 from __future__ import annotations
 
