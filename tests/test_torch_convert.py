@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from edge_inception._core.errors import TargetFailed
-from edge_inception.exporters._torch import torch_to_onnx
+from edge_inception.exporters._torch import torch_to_onnx, torch_to_openvino
 from edge_inception.models.spec import ModelSpec
 
 
@@ -107,3 +107,6 @@ def test_unsupported_operator_names_operator_and_layer(tmp_path):
         torch_to_onnx(_Net().eval(), spec, tmp_path / "n.onnx", opset=17)
     assert "bessel_j0" in e.value.message and "in layer 'odd'" in e.value.message
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(TargetFailed) as e:  # OpenVINO's frontend names the operator; we add the layer
+        torch_to_openvino(_Net().eval(), spec)
+    assert e.value.message.startswith("OpenVINO export failed at operator aten.special_bessel_j0 in layer 'odd'")

@@ -1,6 +1,7 @@
 """The user's module paths in a TFLite model converted from PyTorch by litert-torch.
 
     program = export_for_quantization(module, (example,))   # keeps the metadata PT2E's patterns read
+    program = export_for_quantization(module, (example,), dynamic_shapes=({0: batch},))  # QAT's dynamic batch
     flatbuffer = with_module_paths(flatbuffer, module, outputs=output_modules(program))
     # tensor names -> 'block_a1.up', not class chains
     naming_the_layer("... aten.erfinv ...", program)   # "... aten.erfinv in layer 'head.act' ..."
@@ -16,7 +17,7 @@ user's module tree with the (class, attribute) pairs gives back the module path 
 from __future__ import annotations
 
 
-def export_for_quantization(model, args: tuple):
+def export_for_quantization(model, args: tuple, **kwargs):
     """torch.export in strict mode where it succeeds, else non-strict (torch's default since 2.9).
 
     Strict export (TorchDynamo) records ``source_fn_stack`` on every node; non-strict export leaves it
@@ -27,9 +28,9 @@ def export_for_quantization(model, args: tuple):
     import torch
 
     try:
-        return torch.export.export(model, args, strict=True)
+        return torch.export.export(model, args, strict=True, **kwargs)
     except Exception:  # noqa: BLE001 - Dynamo refuses some Python; non-strict traces more, annotates less
-        return torch.export.export(model, args)
+        return torch.export.export(model, args, **kwargs)
 
 
 def _class_name(cls) -> str:

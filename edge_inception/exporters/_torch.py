@@ -114,9 +114,20 @@ def torch_to_openvino(model, spec: ModelSpec):
             ov_model = ov.convert_model(model, example_input=_example(spec),
                                         input=[(-1, spec.channels, spec.height, spec.width)])
     except Exception as e:  # noqa: BLE001
-        raise _failure("OpenVINO", e) from None
+        raise _failure("OpenVINO", e, _program_or_none(model, spec)) from None
     _name_folded_convolutions(ov_model, _batchnorm_inputs(model))
     return ov_model
+
+
+def _program_or_none(model, spec: ModelSpec):
+    """torch.export's program, only to find the layer behind a failure OpenVINO reported by operator."""
+    import torch
+
+    try:
+        with quiet_native():
+            return torch.export.export(model, (_example(spec),))
+    except Exception:  # noqa: BLE001 - then the message names the operator only
+        return None
 
 
 def _batchnorm_inputs(model) -> dict[str, str]:

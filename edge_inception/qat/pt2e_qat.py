@@ -64,6 +64,7 @@ def train_for_tflite(lm, *, train, calibration, settings, per_channel: bool = Tr
         litert_torch_python,
         run_in_venv,
     )
+    from edge_inception.exporters._module_paths import export_for_quantization
     from edge_inception.qat.nncf_qat import fold_batch_norms
 
     if litert_torch_python() is None:
@@ -79,7 +80,8 @@ def train_for_tflite(lm, *, train, calibration, settings, per_channel: bool = Tr
         # quantization off agreed with float on 95% of images), so frozen BN is done here instead.
         _, bn_note = fold_batch_norms(model)
         try:
-            program = torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
+            # strict where Dynamo can: PT2E's add/mul annotators need its source_fn_stack (see there)
+            program = export_for_quantization(model, (example,), dynamic_shapes=({0: batch},))
         except Exception as e:  # noqa: BLE001 - torch.export raises many types
             raise TargetFailed("torch.export with a dynamic batch (needed to train for TFLite) failed: "
                                f"{' '.join(str(e).split())[:300]}") from None

@@ -14,7 +14,8 @@ convolution without BatchNorm, scaled by a constant and added to the module inpu
 The twins share names: the Keras layer ``block_a1_b2_1_conv`` is the PyTorch module
 ``block_a1.b2.1.conv`` (dots for underscores after the module name), so errors, diagnoses and the
 weight port all use one vocabulary. The PyTorch residual is written ``x + 0.17 * up`` on purpose: it
-is the form users write, and the int8 exporters must handle it (see exporters/_residual_scale.py).
+is the form users write, and the int8 exporters must handle it (exporters/_module_paths.py's
+export_for_quantization).
 """
 
 from __future__ import annotations
