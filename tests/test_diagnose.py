@@ -306,6 +306,18 @@ def test_convert_max_drop_finds_the_plan_and_diagnose_writes_beside_the_report(p
         assert ops[name] == (name in fb["kept_layers"]), (name, ops, fb["kept_layers"])
     assert (tmp_path / "diagnose.json").is_file() and report["diagnose"]["worst"]["litert"]
     assert not list(tmp_path.glob(".fallback-*"))  # the candidates are gone
+    # --diagnose draws inside the run's report: heat map and depth plot in report.html, the table in report.md
+    saved = json.loads((tmp_path / "report.json").read_text())
+    rt = saved["diagnose"]["runtimes"][0]
+    assert rt["target"] == "tflite-int8" and rt["layers"][0]["rank"] == 1 and rt["layers"][0]["source_layer"]
+    page = (tmp_path / "report.html").read_text()
+    heat = page[page.index('class="plot heat"'):]
+    heat = heat[: heat.index("</svg>")]
+    assert ">mix_concat<" in heat and "branch2" in heat and 'data-value="' in heat
+    assert 'class="plot depth"' in page and "Where int8 loses accuracy" in page
+    assert not (tmp_path / "diagnose.html").exists()  # no second page beside the report
+    md = (tmp_path / "report.md").read_text()
+    assert "Where int8 loses accuracy" in md and "mix\\_concat" in md
 
 
 def test_convert_keep_float_on_a_full_integer_cpu_profile(planted, tmp_path):

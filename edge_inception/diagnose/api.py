@@ -19,10 +19,11 @@ _ARTIFACT_SUFFIXES = (".tflite", ".onnx", ".xml")
 def diagnose(artifacts: str | Path | list[str | Path], *, reference: str | Path | None = None,
              data: str | Path | None = None, samples: int = 100, out: str | Path | None = None,
              force: bool = False, threads: int = 2, framework: str = "keras",
-             trust_remote_code: bool = False) -> dict:
+             trust_remote_code: bool = False, html: bool = True) -> dict:
     """Compare every quantized tensor of each artifact with the source model ``reference`` (a Keras model
     file or zoo name; default: the model the artifact's spec names, for zoo models) on ``samples`` images
-    of ``data`` (default: the shipped sample for zoo models). Returns the diagnosis as a dict."""
+    of ``data`` (default: the shipped sample for zoo models). Returns the diagnosis as a dict. ``html``:
+    also write diagnose.html beside diagnose.json."""
     from edge_inception._core.limits import check_ranges
     from edge_inception.data.readers import open_source
     from edge_inception.diagnose.findings import findings
@@ -39,7 +40,7 @@ def diagnose(artifacts: str | Path | list[str | Path], *, reference: str | Path 
     check_ranges(samples=samples, threads=threads)
     written = []
     if out is not None:
-        written = [Path(out) / "diagnose.json", Path(out) / "diagnose.html"]
+        written = [Path(out) / "diagnose.json", *([Path(out) / "diagnose.html"] if html else [])]
         existing = [w for w in written if w.exists()]
         if existing and not force:
             raise InputError(existing[0], "already exists", fix="pass --force to overwrite, or choose another --out")
@@ -82,7 +83,8 @@ def diagnose(artifacts: str | Path | list[str | Path], *, reference: str | Path 
         from edge_inception.diagnose.render import render_html
 
         atomic_write_text(written[0], json.dumps(result, indent=1))
-        atomic_write_text(written[1], render_html(result))
+        if html:  # convert --diagnose draws it inside report.html instead
+            atomic_write_text(written[1], render_html(result))
         result["paths"] = [str(w) for w in written]
     return result
 

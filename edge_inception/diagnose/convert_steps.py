@@ -3,7 +3,7 @@
     keep = plan_layers(ctx, target)                   # --keep-float patterns -> source layers (with groups)
     violations = exempt(violations, info, graph, keep) # profile rules a kept-float layer breaks on purpose
     built, fallback = meet_target_budget(ctx, target, built, ref_session)   # --max-drop / --min-agreement
-    write_diagnosis(report, ctx)                      # --diagnose: out/diagnose.json and diagnose.html
+    write_diagnosis(report, ctx)                      # --diagnose: out/diagnose.json and report['diagnose']
 """
 
 from __future__ import annotations
@@ -154,14 +154,46 @@ def meet_target_budget(ctx, target, built: dict, ref_session) -> tuple[dict, dic
 
 
 def write_diagnosis(report: dict, ctx) -> None:
-    """--diagnose: every int8 artifact of the run against the source model, beside report.json."""
+    """--diagnose: every int8 artifact of the run against the source model: the full diagnosis in
+    out/diagnose.json, and under report["diagnose"] what report.html and report.md draw (schema 1.4)."""
     from edge_inception.diagnose.api import diagnose
 
-    paths = [r["artifact"] for r in report["targets"] if r.get("status") == "ok" and r.get("precision") == "int8"]
-    if not paths:
+    rows = [r for r in report["targets"] if r.get("status") == "ok" and r.get("precision") == "int8"]
+    if not rows:
         return
     src = ctx.eval_src if ctx.eval_src is not None else (ctx.calib.source if ctx.calib else None)
-    result = diagnose(paths, reference=ctx.lm, data=src, samples=100, out=ctx.out, force=True, threads=ctx.threads)
-    report["diagnose"] = {"path": str(Path(ctx.out) / "diagnose.json"),
-                          "worst": {rt["runtime"]: rt["layers"][0]["source_layer"] for rt in result["runtimes"]
-                                    if rt["layers"]}}
+    result = diagnose([r["artifact"] for r in rows], reference=ctx.lm, data=src, samples=100, out=ctx.out,
+                      force=True, threads=ctx.threads, html=False)
+    report["diagnose"] = for_report(result, targets=[r["target"] for r in rows])
+    report["diagnose"]["path"] = str(Path(ctx.out) / "diagnose.json")
+
+
+_STATS = ("sqnr_db", "cosine", "rmse_per_step", "clipped")
+
+
+def for_report(result: dict, *, targets: list[str] | None = None) -> dict:
+    """What the report views read of a diagnosis: each row's place, score and headline statistics (the
+    full statistics stay in diagnose.json)."""
+    def trim(stats):
+        return {k: stats[k] for k in _STATS if k in (stats or {})}
+
+    runtimes = []
+    for i, rt in enumerate(result["runtimes"]):
+        layers = []
+        for r in rt["layers"]:
+            row = {k: r.get(k) for k in ("rank", "source_layer", "module", "branch", "artifact_tensor", "op",
+                                         "name_map", "depth", "score_db")}
+            if "local" in r:
+                row["local"], row["accumulated"] = trim(r["local"]), trim(r["accumulated"])
+            if r.get("branches"):
+                row["branches"] = [{"input": b["input"], "local": trim(b["local"]),
+                                    "accumulated": trim(b["accumulated"])} for b in r["branches"]]
+            layers.append(row)
+        runtimes.append({"target": targets[i] if targets else None, "runtime": rt["runtime"],
+                         "artifact": rt["artifact"], "reference": rt.get("reference"),
+                         "quantized_tensors": rt["quantized_tensors"], "mapped": rt["mapped"],
+                         "output": rt["output"], "wall_s": rt["wall_s"], "layers": layers,
+                         "findings": rt.get("findings", []), "notes": rt.get("notes", [])})
+    return {"samples": result["data"]["samples"], "data": result["data"], "modules": result["modules"],
+            "runtimes": runtimes,
+            "worst": {rt["runtime"]: rt["layers"][0]["source_layer"] for rt in result["runtimes"] if rt["layers"]}}
