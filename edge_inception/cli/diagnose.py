@@ -13,13 +13,15 @@ Examples:
   edge-inception diagnose out/inception-mini.tflite-int8.tflite
   edge-inception diagnose out/m.tflite-int8.tflite out/m.onnx-int8.onnx out/m.openvino-int8.xml \\
       --reference model.keras --data fashion-mnist --samples 200 --out diag/
+  edge-inception diagnose out/m.onnx-int8.onnx --reference out/m.onnx-fp32.onnx --data test.npz
 """
 
 
 @click.command("diagnose", epilog=EPILOG)
 @click.argument("artifacts", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--reference", help="The float source model the artifacts came from: a .keras/.h5 file or a zoo "
-              "name (default: the zoo model an edge-inception artifact names).")
+@click.option("--reference", help="What the artifacts are compared with: the float source model (a .keras/.h5 file "
+              "or a zoo name; default: the zoo model an edge-inception artifact names) or a float artifact of the "
+              "same format (the run's *-fp32 .tflite/.onnx/.xml), whose tensor names then key the table.")
 @click.option("--data", help="Images: a folder, a .npz, 'fashion-mnist' or 'sample' (default for zoo models: the "
               "shipped sample).")
 @click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True, help="Images to compare on.")

@@ -50,18 +50,27 @@ class SourceGraph:
 
     @classmethod
     def of(cls, lm) -> SourceGraph:
+        from edge_inception.diagnose.reference import KIND
         from edge_inception.inspect import _backend_for
         from edge_inception.inspect._graph import analyse
 
+        if lm.kind == KIND:  # a float artifact as the reference: its own ops are the layers, named exactly
+            return ArtifactGraph.build(lm)
         backend = _backend_for(lm.model, lm.kind)
         rows, layout = backend.layers(lm.model, input_shape=None)
-        result = analyse(rows, layout=layout, module_name=getattr(backend.layers, "module_name", None))
+        return cls.from_rows(rows, layout, analyse(rows, layout=layout,
+                                                   module_name=getattr(backend.layers, "module_name", None)))
+
+    @classmethod
+    def from_rows(cls, rows, layout: str, result: dict) -> SourceGraph:
         where = {r["name"]: r["module"] for r in result["layers"]}
         layers = []
         for i, row in enumerate(rows):
             module, branch = None, None
-            if where.get(row.name):
-                module, _, branch = where[row.name].partition("/")
+            if where.get(row.name):  # 'module/branchN'; an artifact's module name may hold '/' itself
+                module, _, branch = where[row.name].rpartition("/")
+                if not re.fullmatch(r"branch\d+", branch):
+                    module, branch = where[row.name], None
             layers.append(SourceLayer(row.name, row.op, row.kind, list(row.inputs), row.shape, i, module,
                                       branch or None, row.axis))
         return cls(layers, layout, result["modules"])
@@ -96,6 +105,11 @@ class SourceGraph:
             found |= self.mentioned(t)
         return self.latest(found)
 
+    def concat_axis(self, name: str) -> int:
+        """The axis of a concatenation's output (with the batch) that its slices are cut along."""
+        axis = self.layers[name].concat_axis
+        return -1 if axis is None else axis + 1
+
     def concat_slices(self, name: str) -> list[tuple[str, int, int]] | None:
         """(input layer, start, stop) channel slices of a concatenation's output, in the source layout."""
         lay = self.layers.get(name)
@@ -110,6 +124,24 @@ class SourceGraph:
             out.append((src, start, start + width))
             start += width
         return out
+
+
+class ArtifactGraph(SourceGraph):
+    """A float artifact's ops as the layers: an int8 tensor is the float tensor of the same name (its
+    exporter named both), so names are matched whole, never split into scopes."""
+
+    @classmethod
+    def build(cls, ref) -> ArtifactGraph:
+        from edge_inception.inspect._graph import analyse
+
+        layout = "NCHW" if ref.spec.layout == "NCHW" or ref.format.name != "tflite" else "NHWC"
+        return cls.from_rows(ref.rows, layout, analyse(ref.rows, layout=layout))
+
+    def mentioned(self, text: str) -> set[str]:
+        for t in (text, text.split(":")[0]):
+            if t in self.layers:
+                return {t}
+        return set()
 
 
 def to_source_layout(value: np.ndarray, ref_shape: tuple) -> tuple[np.ndarray, tuple | None]:

@@ -128,10 +128,12 @@ def diagnose_artifact(path: Path, *, lm, graph: SourceGraph, source, samples: in
                 if cuts:
                     if p.key not in slices:
                         slices[p.key] = [(name, a0, a1, ErrorStats(**q), ErrorStats(**q)) for name, a0, a1 in cuts]
+                    axis = graph.concat_axis(s)  # channels last (Keras) or first (PyTorch, NCHW artifacts)
                     for _, a0, a1, sl, sa in slices[p.key]:
+                        cut = (slice(None),) * (axis % ref.ndim) + (slice(a0, a1),)
                         if separable[p.key]:
-                            sl.add(ref[..., a0:a1], lo[..., a0:a1])
-                        sa.add(ref[..., a0:a1], a[..., a0:a1])
+                            sl.add(ref[cut], lo[cut])
+                        sa.add(ref[cut], a[cut])
             output.add(x, refs_logits=refs[LOGITS])
             seen += len(x)
             tick(len(x))
