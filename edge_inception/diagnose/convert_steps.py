@@ -31,9 +31,9 @@ def check_options(lm, fallback) -> None:
     from edge_inception.diagnose.names import SourceGraph
     from edge_inception.diagnose.plan import resolve_keep_float
 
-    if lm.kind not in ("keras", "tf_keras"):
-        raise UsageError(f"--diagnose, --keep-float, --max-drop and --min-agreement read Keras source models; "
-                         f"this one is {lm.kind}", fix="convert without them, or from the Keras model")
+    if lm.kind not in ("keras", "tf_keras", "torch"):
+        raise UsageError(f"--diagnose, --keep-float, --max-drop and --min-agreement read Keras and PyTorch source "
+                         f"models; this one is {lm.kind}", fix="convert without them, or from the Keras model")
     if fallback.keep_float:
         resolve_keep_float(fallback.keep_float, SourceGraph.of(lm))
 
@@ -56,7 +56,8 @@ def exempt(violations: list[str], info: dict, graph, keep) -> list[str]:
     if not keep:
         return violations
     kept = info.get("keep_float", {})
-    names = {n for k in ("denylisted_nodes", "nodes_to_exclude", "ignored_scope") for n in kept.get(k, [])}
+    names = {n for k in ("denylisted_nodes", "nodes_to_exclude", "ignored_scope", "pt2e_module_names")
+             for n in kept.get(k, [])}
     keep = set(keep)
     out = []
     for v in violations:

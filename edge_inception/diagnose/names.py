@@ -57,7 +57,12 @@ class SourceGraph:
         if lm.kind == KIND:  # a float artifact as the reference: its own ops are the layers, named exactly
             return ArtifactGraph.build(lm)
         backend = _backend_for(lm.model, lm.kind)
-        rows, layout = backend.layers(lm.model, input_shape=None)
+        if lm.kind == "torch":  # the rows of the export the probe runs (diagnose/torch_source.py)
+            from edge_inception.diagnose.torch_source import torch_rows
+
+            rows, layout = torch_rows(lm)[0], "NCHW"
+        else:
+            rows, layout = backend.layers(lm.model, input_shape=None)
         return cls.from_rows(rows, layout, analyse(rows, layout=layout,
                                                    module_name=getattr(backend.layers, "module_name", None)))
 
@@ -86,8 +91,11 @@ class SourceGraph:
         '_N' ('stem_relu_1'), which is stripped when the name itself is not a layer."""
         found = set()
         for part in re.split(r"[;,]", text):
-            tokens = part.split(":")[0].split("/")
+            tokens = part.split(":")[0].split("/") if "::" not in part else part.split("/")
             for tok in tokens[:-1] if len(tokens) > 1 else tokens:
+                tok = tok.removeprefix("__module.")  # OpenVINO's PyTorch frontend: '__module.b2.conv/aten::...'
+                if not tok:
+                    continue
                 if tok in self.layers:
                     found.add(tok)
                 else:

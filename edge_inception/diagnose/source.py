@@ -22,7 +22,12 @@ def probe_for(lm, names) -> SourceProbe:
     cache = lm.__dict__.setdefault("_diagnose_probes", {})
     key = tuple(names)
     if key not in cache:
-        cache[key] = ArtifactProbe(lm, names) if lm.kind == KIND else SourceProbe(lm, list(names))
+        if lm.kind == "torch":
+            from edge_inception.diagnose.torch_source import TorchProbe
+
+            cache[key] = TorchProbe(lm, list(names))
+        else:
+            cache[key] = ArtifactProbe(lm, names) if lm.kind == KIND else SourceProbe(lm, list(names))
     return cache[key]
 
 
