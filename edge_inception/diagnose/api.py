@@ -19,12 +19,14 @@ _ARTIFACT_SUFFIXES = (".tflite", ".onnx", ".xml")
 def diagnose(artifacts: str | Path | list[str | Path], *, reference: str | Path | None = None,
              data: str | Path | None = None, samples: int = 100, out: str | Path | None = None,
              force: bool = False, threads: int = 2, framework: str = "keras",
-             trust_remote_code: bool = False, html: bool = True) -> dict:
+             trust_remote_code: bool = False, html: bool = True, weights: str | Path | None = None,
+             input_shape: tuple[int, ...] | None = None) -> dict:
     """Compare every quantized tensor of each artifact with the float ``reference``: the source model (a Keras
     model file or zoo name; default: the model the artifact's spec names, for zoo models) or a float artifact
     (.tflite/.onnx/.xml, keyed then by its own tensor names; diagnose/reference.py) on ``samples`` images
     of ``data`` (default: the shipped sample for zoo models). Returns the diagnosis as a dict. ``html``:
-    also write diagnose.html beside diagnose.json."""
+    also write diagnose.html beside diagnose.json. ``framework``, ``weights``, ``input_shape`` and
+    ``trust_remote_code`` load ``reference`` as ``load_model`` does (a PyTorch factory and its state_dict)."""
     from edge_inception._core.limits import check_ranges
     from edge_inception.data.readers import open_source
     from edge_inception.diagnose.findings import findings
@@ -53,7 +55,7 @@ def diagnose(artifacts: str | Path | list[str | Path], *, reference: str | Path 
         lm = _float_artifact(Path(reference), threads)
     else:
         lm = load_model(reference if reference is not None else _zoo_reference(paths[0]), framework=framework,
-                        trust_remote_code=trust_remote_code)
+                        trust_remote_code=trust_remote_code, weights=weights, input_shape=input_shape)
     if lm.random_weights:  # a zoo model without shipped weights: this build is not the one converted
         raise UsageError(f"{lm.source.removeprefix('zoo:')} ships no weights, so loading it draws new random ones, "
                          "not those the artifact was made from",
