@@ -24,10 +24,39 @@ def test_torch_twin_to_every_int8_target(tmp_path, run_cli):
         assert abs(acc["delta_points"]) <= 1.0 and acc["agreement"] >= 0.97
         assert row["reference"]["target"] in ("tflite-fp32", "onnx-fp32", "openvino-fp32")
         assert row["verification"]["ok"]  # tflite-int8: every operator integer
+    _verifier_names_module_paths(tmp_path, report)
     onnx_row = next(r for r in report["targets"] if r["target"] == "onnx-int8")
     expected = "int8" if report["host"]["isa"]["vnni"] else "uint8"  # U8S8 with VNNI, U8U8 without
     conv = onnx_row["conversion"]
     assert conv["activations"] == "uint8" and conv["weights"].split()[0] == expected and conv["isa_reason"]
+
+
+def _verifier_names_module_paths(out, report):
+    """ONNX nodes and OpenVINO layers of a PyTorch model are named after its modules, through BatchNorm
+    folding: a verifier failure (the float references checked against int8 rules) names each Conv's
+    module, and the int8 ONNX keeps those names through ONNX Runtime's quantizer."""
+    import onnx
+
+    from edge_inception.models.zoo import create_model
+    from edge_inception.targets import get_target
+    from edge_inception.validate import validate
+
+    model = create_model("inception-mini", framework="torch", pretrained=False)
+    paths = {name for name, _ in model.named_modules() if name}
+    rows = {r["reference"]["target"]: r for r in report["targets"]}
+    for fmt, profile, word in (("onnx", "onnx-int8", "node"), ("openvino", "openvino-int8", "layer")):
+        float_file = out / rows[f"{fmt}-fp32"]["reference"]["artifact"].split("/")[-1]
+        problems = [p for p in validate(float_file, get_target(profile)) if "unquantized float32 weights" in p]
+        assert len(problems) >= 30, problems  # every Conv and the classifier
+        for p in problems:
+            name = p.split(f"({word} '")[1].split("'")[0]
+            module = name.removeprefix("__module.").split("/")[0]
+            assert module in paths and "Multiply" not in name and "node_" not in name, p
+        assert any(f"({word} '{'__module.' if fmt == 'openvino' else ''}stem.0/" in p for p in problems), problems
+    int8 = onnx.load(str(out / next(r for r in report["targets"] if r["target"] == "onnx-int8")["artifact"]
+                         .split("/")[-1]), load_external_data=False)
+    convs = [n.name for n in int8.graph.node if n.op_type == "Conv"]
+    assert convs and all(n.split("/")[0] in paths for n in convs), convs
 
 
 def test_torch_float_targets_match_the_module(tmp_path, run_cli):
