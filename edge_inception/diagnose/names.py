@@ -42,11 +42,14 @@ class SourceLayer:
 class SourceGraph:
     """The source model's layers in topological order with their Inception placement."""
 
-    def __init__(self, layers: list[SourceLayer], layout: str, modules: list[dict]):
+    def __init__(self, layers: list[SourceLayer], layout: str, modules: list[dict], aliases: dict | None = None):
         self.layers = {lay.name: lay for lay in layers}
         self.order = layers
         self.layout = layout
         self.modules = modules
+        # Other names of a layer an artifact may use: torch.export's node names ('relu_1'), which the ONNX
+        # exporter gives its tensors; an exact layer name always wins.
+        self.aliases = {k: v for k, v in (aliases or {}).items() if k not in self.layers}
 
     @classmethod
     def of(cls, lm) -> SourceGraph:
@@ -57,17 +60,20 @@ class SourceGraph:
         if lm.kind == KIND:  # a float artifact as the reference: its own ops are the layers, named exactly
             return ArtifactGraph.build(lm)
         backend = _backend_for(lm.model, lm.kind)
+        aliases = {}
         if lm.kind == "torch":  # the rows of the export the probe runs (diagnose/torch_source.py)
             from edge_inception.diagnose.torch_source import torch_rows
 
-            rows, layout = torch_rows(lm)[0], "NCHW"
+            rows, nodes = torch_rows(lm)
+            layout, aliases = "NCHW", {node: row for row, node in nodes.items()}
         else:
             rows, layout = backend.layers(lm.model, input_shape=None)
         return cls.from_rows(rows, layout, analyse(rows, layout=layout,
-                                                   module_name=getattr(backend.layers, "module_name", None)))
+                                                   module_name=getattr(backend.layers, "module_name", None)),
+                             aliases=aliases)
 
     @classmethod
-    def from_rows(cls, rows, layout: str, result: dict) -> SourceGraph:
+    def from_rows(cls, rows, layout: str, result: dict, aliases: dict | None = None) -> SourceGraph:
         where = {r["name"]: r["module"] for r in result["layers"]}
         layers = []
         for i, row in enumerate(rows):
@@ -78,7 +84,7 @@ class SourceGraph:
                     module, branch = where[row.name], None
             layers.append(SourceLayer(row.name, row.op, row.kind, list(row.inputs), row.shape, i, module,
                                       branch or None, row.axis))
-        return cls(layers, layout, result["modules"])
+        return cls(layers, layout, result["modules"], aliases)
 
     def place(self, name: str | None) -> tuple[str | None, str | None]:
         lay = self.layers.get(name) if name else None
@@ -90,6 +96,9 @@ class SourceGraph:
         layer called 'add' is not found in 'bn/batchnorm/add_1'. Keras suffixes a re-traced scope with
         '_N' ('stem_relu_1'), which is stripped when the name itself is not a layer."""
         found = set()
+        whole = text.split(":")[0] if "::" not in text else text
+        if whole in self.aliases:
+            found.add(self.aliases[whole])
         for part in re.split(r"[;,]", text):
             tokens = part.split(":")[0].split("/") if "::" not in part else part.split("/")
             for tok in tokens[:-1] if len(tokens) > 1 else tokens:

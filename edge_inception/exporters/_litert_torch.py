@@ -153,11 +153,18 @@ def with_io_dtype(flatbuffer: bytes, io_dtype: str) -> bytes:
 
     remap = {}
     sg.inputs, sg.outputs = [int(i) for i in sg.inputs], [int(i) for i in sg.outputs]  # numpy arrays, read-only
+    def already(i: int) -> bool:  # a layer kept float (a fallback plan) at the model's edge reads/writes float
+        return io_dtype == "float32" and sg.tensors[i].type == schema.TensorType.FLOAT32
+
     for k, i in enumerate(sg.inputs):
+        if already(i):
+            continue
         remap[i] = sg.inputs[k] = edge_tensor(i)
         sg.operators.insert(0, op(schema.BuiltinOperator.QUANTIZE, remap[i], i))
     out_op = schema.BuiltinOperator.DEQUANTIZE if io_dtype == "float32" else schema.BuiltinOperator.QUANTIZE
     for k, i in enumerate(sg.outputs):
+        if already(i):
+            continue
         remap[i] = sg.outputs[k] = edge_tensor(i)
         sg.operators.append(op(out_op, i, remap[i]))
     for sig in model.signatureDefs or []:
