@@ -39,7 +39,7 @@ def planted_torch(tmp_path_factory):
     train_and_plant(root / "w.pt")
     lm = load_model(FACTORY, framework="torch", weights=root / "w.pt", input_shape=(1, 28, 28))
     graph = SourceGraph.of(lm)
-    keep = expand_groups(resolve_keep_float(["mix"], graph), graph)  # the concatenation's group
+    keep = expand_groups(resolve_keep_float(["mix*"], graph), graph)  # the module: branches, concatenation, reader
     calib = CalibrationSet(open_source("sample:calibration", lm.spec, labelled=False, limit=32), lm.spec,
                            batch_size=8)
     plain, kept = {}, {}
