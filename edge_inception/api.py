@@ -156,7 +156,8 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
         ctx.fallback = opts.fallback
         rows = [ctx.run_target(t) for t in resolved]
         report = _report(lm, ctx, rows)
-        if opts.fallback.diagnose:
+        fb = opts.fallback
+        if fb.diagnose or fb.max_drop is not None or fb.min_agreement is not None:  # report.html draws them
             from edge_inception.diagnose.convert_steps import write_diagnosis
 
             write_diagnosis(report, ctx)

@@ -112,6 +112,7 @@ def meet_target_budget(ctx, target, built: dict, ref_session) -> tuple[dict, dic
                        "note": "the plain int8 artifact meets it"}
     d = diagnose_artifact(built["artifact"], lm=ctx.lm, graph=graph, source=ctx.eval_src, samples=64,
                           threads=ctx.threads, label=f"{target.name}: diagnosing for the fallback plan")
+    ctx.__dict__.setdefault("_fallback_diagnoses", {})[target.name] = d  # report.html draws it (write_diagnosis)
     candidates = candidate_groups(d["layers"], fallback_groups(graph))
     work = Path(ctx.out) / f".fallback-{target.name}"
     work.mkdir(exist_ok=True)
@@ -156,17 +157,41 @@ def meet_target_budget(ctx, target, built: dict, ref_session) -> tuple[dict, dic
 
 def write_diagnosis(report: dict, ctx) -> None:
     """--diagnose: every int8 artifact of the run against the source model: the full diagnosis in
-    out/diagnose.json, and under report["diagnose"] what report.html and report.md draw (schema 1.4)."""
+    out/diagnose.json, and under report["diagnose"] what report.html and report.md draw (schema 1.4).
+    --max-drop/--min-agreement alone: the diagnoses its search made of the plain int8 artifacts."""
     from edge_inception.diagnose.api import diagnose
 
     rows = [r for r in report["targets"] if r.get("status") == "ok" and r.get("precision") == "int8"]
     if not rows:
+        return
+    if not ctx.fallback.diagnose:
+        _searched_diagnoses(report, ctx, rows)
         return
     src = ctx.eval_src if ctx.eval_src is not None else (ctx.calib.source if ctx.calib else None)
     result = diagnose([r["artifact"] for r in rows], reference=ctx.lm, data=src, samples=100, out=ctx.out,
                       force=True, threads=ctx.threads, html=False)
     report["diagnose"] = for_report(result, targets=[r["target"] for r in rows])
     report["diagnose"]["path"] = str(Path(ctx.out) / "diagnose.json")
+
+
+def _searched_diagnoses(report: dict, ctx, rows: list[dict]) -> None:
+    from edge_inception.diagnose.findings import findings
+
+    done = getattr(ctx, "_fallback_diagnoses", {})
+    rows = [r for r in rows if r["target"] in done]
+    if not rows:  # every target met the budget as it was: nothing was diagnosed
+        return
+    graph = graph_of(ctx)
+    runtimes = []
+    for r in rows:
+        d = dict(done[r["target"]])
+        d["findings"] = findings(d, graph)
+        d["reference"] = f"{ctx.lm.source} (the plain int8 artifact, before the fallback plan)"
+        runtimes.append(d)
+    result = {"data": {"source": ctx.eval_src.name, "samples": runtimes[0]["samples"]},
+              "modules": [{"name": m["name"], "branches": len(m["branches"])} for m in graph.modules],
+              "runtimes": runtimes}
+    report["diagnose"] = for_report(result, targets=[r["target"] for r in rows])
 
 
 _STATS = ("sqnr_db", "cosine", "rmse_per_step", "clipped")

@@ -53,7 +53,11 @@ def _name_map(tracer, graph: SourceGraph, lm, first: np.ndarray) -> dict[str, tu
             how = "by name"
             if name is None and p.weights:
                 name, how = graph.layer_for(*p.weights), "by its weights' names"
-            found[p.key] = (name, how) if name else (None, "no source layer in its names")
+            top = type(lm.model).__name__ if lm.kind == "torch" else None
+            if name is None and top and any(n.split(";")[0].split("/")[0] == top for n in p.names):
+                how = f"an operator of {top}'s own forward(): no module of its own"  # global pooling, flatten
+            found[p.key] = (name, how) if name else (None, how if how.startswith("an op") else
+                                                     "no source layer in its names")
     named = sum(1 for p in tracer.points if not p.reads_input and found[p.key][0])
     rest = sum(1 for p in tracer.points if not p.reads_input)
     if rest and named < rest / 2:
