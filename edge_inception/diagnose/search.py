@@ -75,7 +75,9 @@ def meet_budget(*, build, predict, ref_logits: np.ndarray, labels, candidates, b
                        "alone": measure(ref_logits, logits, labels)})
         if advance:
             advance(1)
-    scored.sort(key=lambda s: -s["recovery"])
+    # Most recovery first; within 5% of it, the smaller group (a concatenation's group with its starved
+    # branches recovers at least what the group alone does, and costs more layers).
+    scored.sort(key=lambda s: (-round(s["recovery"] / 0.05), len(s["group"].layers)))
     kept, steps, final = [], [], {"artifact": None, **measure(ref_logits, plain_logits, labels)}
     for s in scored[: max_groups or len(scored)]:
         if budget.holds(final):
