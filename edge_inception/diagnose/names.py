@@ -66,6 +66,10 @@ class SourceGraph:
 
             rows, nodes = torch_rows(lm)
             layout, aliases = "NCHW", {node: row for row, node in nodes.items()}
+            for node, row in list(aliases.items()):  # in-place ops: the ONNX exporter functionalizes them,
+                m = re.fullmatch(r"(.+?)_(?:_(\d+))?", node)  # 'relu_' -> 'relu', 'relu__3' -> 'relu_3'
+                if m:
+                    aliases.setdefault(m.group(1) + (f"_{m.group(2)}" if m.group(2) else ""), row)
         else:
             rows, layout = backend.layers(lm.model, input_shape=None)
         return cls.from_rows(rows, layout, analyse(rows, layout=layout,
