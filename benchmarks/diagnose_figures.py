@@ -3,6 +3,7 @@ the PTQ-hurts model (with NNCF's quantize_with_accuracy_control beside it on Ope
 time on inception-mini, and its peak memory on Inception v3.
 
     python benchmarks/diagnose_figures.py ptq-hurts            # ~3 min on 2 cores
+    python benchmarks/diagnose_figures.py planted-mini         # the 10% bar: inception-mini, one wide branch
     python benchmarks/diagnose_figures.py mini                 # inception-mini, three int8 targets
     flock /tmp/bigmem.lock python benchmarks/diagnose_figures.py v3 --samples 100
 
@@ -145,6 +146,73 @@ def nncf_accuracy_control(model, root: Path, fb: dict) -> None:
           f"{', '.join(plan.get('kept_layers', []))} ({len(plan.get('candidates', []))} candidates built)")
 
 
+def planted_mini(args) -> None:
+    """inception-mini (Keras, its shipped Fashion-MNIST weights) with the PTQ-hurts pathology planted in
+    its last module: branch 1's BatchNorm output scaled up WIDE times and the logits' weights for those
+    channels scaled down as much (the float function is unchanged; global average pooling is linear), so
+    the concatenation's one int8 scale leaves the other branches a level or two. 38 conv/dense layers:
+    --max-drop 0.5 may keep at most 3 of them float to stay within 10%."""
+    import keras
+
+    from edge_inception import convert
+    from edge_inception.data.readers import read_fashion_mnist
+    from edge_inception.diagnose.names import SourceGraph
+    from edge_inception.models.loader import load_model
+
+    root = Path(tempfile.mkdtemp(prefix="diagnose-planted-mini-"))
+    x, y = read_fashion_mnist("train")
+    idx = np.random.default_rng(0).choice(len(x), 8000, replace=False)
+    np.savez(root / "train.npz", images=x[idx], labels=y[idx])
+    xt, yt = read_fashion_mnist("test")
+    np.savez(root / "test.npz", images=xt[: args.test], labels=yt[: args.test])
+    lm = load_model("inception-mini")
+    model = lm.model
+    probe = lm.spec.model_input(xt[:256])
+    before = model.predict(probe, verbose=0)
+    bn = model.get_layer("inception_5b_b1_1x1_bn")
+    g, b, mean, var = bn.get_weights()
+    bn.set_weights([g * args.wide, b * args.wide, mean, var])
+    k, bias = model.get_layer("logits").get_weights()
+    k[: len(g)] /= args.wide  # branch 1 comes first in the concatenation
+    model.get_layer("logits").set_weights([k, bias])
+    after = model.predict(probe, verbose=0)
+    path = root / "planted-mini.keras"
+    model.save(path)
+    graph = SourceGraph.of(load_model(path))
+    macs = [lay.name for lay in graph.order if lay.kind in ("conv", "dense")]
+    params = {lay.name: lay.count_params() for lay in model.layers}
+    keras.backend.clear_session()
+    print(f"CPU: {cpu()}")
+    print(f"planted: inception_5b_b1 x{args.wide}, logits rows / {args.wide}; float logits max abs change "
+          f"{np.abs(after - before).max():.2e}; {len(macs)} conv/dense layers (the quantized layers counted)")
+    common = dict(targets=TARGETS, calibration=root / "train.npz", calibration_samples=200,
+                  eval_data=root / "test.npz", latency_runs=args.latency_runs, threads=2)
+    plain = convert(path, out=root / "plain", **common)
+    t0 = time.perf_counter()
+    fb = convert(path, out=root / "fallback", max_drop=0.5, **common)
+    print(f"\nconvert --max-drop 0.5 ({time.perf_counter() - t0:.0f} s for three targets, float references included)")
+    print(f"{'target':<14} {'float':>6} {'PTQ':>6} {'drop':>6} {'after':>6} {'drop':>6}  {'met':<4} "
+          f"{'MAC layers float':<18} {'size plain->kept':<20} int8/float p50 plain->kept")
+    for p, f in zip(plain["targets"], fb["targets"], strict=True):
+        pa, fa, plan = p["accuracy"], f["accuracy"], f.get("fallback", {})
+        kept_macs = [n for n in plan.get("kept_layers", []) if n in macs]
+        print(f"{p['target']:<14} {pa['float_top1']:6.2%} {pa['top1']:6.2%} {-pa['delta_points']:6.2f} "
+              f"{fa['top1']:6.2%} {-fa['delta_points']:6.2f}  {'yes' if plan.get('met') else 'NO':<4} "
+              f"{len(kept_macs)} of {len(macs)} ({len(kept_macs) / len(macs):.1%}){'':<4} "
+              f"{p['size_bytes']:>7} -> {f['size_bytes']:<9} "
+              f"{p['latency']['ratio']:.2f}x -> {f['latency']['ratio']:.2f}x")
+    print("\nlayers kept float (size: float32 - int8 weights, 3 bytes per parameter; latency: the whole plan's)")
+    for p, f in zip(plain["targets"], fb["targets"], strict=True):
+        plan = f.get("fallback", {})
+        for name in plan.get("kept_layers", []):
+            cost = 3 * params.get(name, 0)
+            print(f"  {f['target']:<14} {name:<28} {'MAC' if name in macs else 'other':<5} {params.get(name, 0):>7} "
+                  f"params  +{cost:>6} bytes")
+        print(f"  {f['target']:<14} plan: size {p['size_bytes']} -> {f['size_bytes']} bytes "
+              f"({f['size_bytes'] - p['size_bytes']:+d}), p50 ratio to float {p['latency']['ratio']:.2f}x -> "
+              f"{f['latency']['ratio']:.2f}x; groups {', '.join(plan.get('kept_groups', [])) or 'none'}")
+
+
 def mini(args) -> None:
     from edge_inception import convert, diagnose
 
@@ -200,6 +268,10 @@ def main() -> None:
     p = sub.add_parser("ptq-hurts")
     p.add_argument("--test", type=int, default=2000)
     p.add_argument("--latency-runs", type=int, default=100)
+    pm = sub.add_parser("planted-mini")
+    pm.add_argument("--test", type=int, default=2000)
+    pm.add_argument("--wide", type=float, default=200.0)
+    pm.add_argument("--latency-runs", type=int, default=100)
     m = sub.add_parser("mini")
     m.add_argument("--samples", type=int, default=100)
     v = sub.add_parser("v3")
@@ -207,7 +279,7 @@ def main() -> None:
     v.add_argument("--targets", default=TARGETS)
     args = ap.parse_args()
     _quiet()
-    {"ptq-hurts": ptq_hurts, "mini": mini, "v3": v3}[args.what](args)
+    {"ptq-hurts": ptq_hurts, "planted-mini": planted_mini, "mini": mini, "v3": v3}[args.what](args)
 
 
 if __name__ == "__main__":

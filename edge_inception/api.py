@@ -64,7 +64,7 @@ def convert(
     ``trust_remote_code`` lets code inside the model file run while it loads (refused by default;
     docs/security.md). ``keep_float`` (source-layer patterns) keeps those layers float in every int8
     target; ``max_drop``/``min_agreement`` search for the fewest such groups that meet the budget;
-    ``diagnose`` writes out/diagnose.json and diagnose.html (edge_inception.diagnose).
+    ``diagnose`` writes out/diagnose.json and draws the heat maps and depth plots in report.html.
     If the run fails or is interrupted, ``out`` is left as it was before it.
     The keywords are grouped and range-checked as ``edge_inception.options.ConvertOptions``;
     ``run_convert`` takes that object."""
@@ -156,7 +156,8 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
         ctx.fallback = opts.fallback
         rows = [ctx.run_target(t) for t in resolved]
         report = _report(lm, ctx, rows)
-        if opts.fallback.diagnose:
+        fb = opts.fallback
+        if fb.diagnose or fb.max_drop is not None or fb.min_agreement is not None:  # report.html draws them
             from edge_inception.diagnose.convert_steps import write_diagnosis
 
             write_diagnosis(report, ctx)

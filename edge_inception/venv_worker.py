@@ -37,6 +37,7 @@ def convert(job: dict) -> dict:
 
         quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
             pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=job.get("per_channel", True)))
+        _keep_float(pt2e_quantizer, quantizer, job.get("keep_float") or [])
         module = quantize_pt2e.prepare_pt2e(ep.module(), quantizer)
         samples = np.load(job["calibration"])
         with torch.no_grad():
@@ -55,6 +56,30 @@ def convert(job: dict) -> dict:
     q.load_quantization_recipe(FLOAT16_RECIPE)
     q.quantize().export_model(job["out"], overwrite=True)
     return {}
+
+
+def _keep_float(pt2e_quantizer, quantizer, modules: list[str]) -> None:
+    """Leave the operators of ``modules`` (module paths) unannotated, so they stay float. PT2EQuantizer's
+    own set_module_name(name, None) asserts 'quantization_config == None is not supported yet', and its
+    module filter rebuilds names from nn_module_stack keys by turning every '_' into '.' and matches a whole
+    subtree (keeping an Inception block's concatenation float would keep all its branches float). So the
+    filter of the global annotation is wrapped instead: a node whose innermost module path is one of
+    ``modules`` is not annotated."""
+    if not modules:
+        return
+    keep, original = set(modules), pt2e_quantizer._get_not_module_type_or_name_filter
+
+    def innermost(n) -> str | None:
+        stack = n.meta.get("nn_module_stack") or {}
+        if not stack:
+            return None
+        return list(stack.values())[-1][0].replace("L['self'].", "").replace("L__self___", "")
+
+    def not_kept(tp_list, module_name_list):
+        rest = original(tp_list, module_name_list)
+        return lambda n: rest(n) and innermost(n) not in keep
+
+    pt2e_quantizer._get_not_module_type_or_name_filter = not_kept
 
 
 def qat(job: dict) -> dict:

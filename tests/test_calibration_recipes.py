@@ -204,7 +204,7 @@ def test_onnx_percentile_reaches_quantize_static_and_narrows_ranges(tmp_path, mi
                            "--latency-runs", "2", "--out", str(tmp_path / "out"))
     assert code == 0, err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["schema_version"] == "1.3"
+    assert report["schema_version"] == "1.4"
     cal = report["targets"][0]["calibration"]
     assert cal["recipe"] == "pct" and cal["selection"] == "stratified" and cal["samples"] == 20
     assert cal["told"] == {"calibrate_method": "CalibrationMethod.Percentile", "extra_options.CalibPercentile": 99.9}

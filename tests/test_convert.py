@@ -14,7 +14,7 @@ def test_main_job_meets_the_foundation_bar(main_job):
     code, out = main_job
     assert code == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["schema_version"] == "1.3" and report["kind"] == "convert"
+    assert report["schema_version"] == "1.4" and report["kind"] == "convert"
     (row,) = report["targets"]
     assert row["status"] == "ok", row["message"]
     assert row["gate"] == dict(get_target("tflite-int8").gate)  # 1.2: the profile's thresholds, recorded

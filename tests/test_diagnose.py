@@ -162,18 +162,60 @@ def test_cli_writes_json_and_html_and_refuses_to_overwrite(planted, run_cli, tmp
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_cli_refuses_an_artifact_as_reference_and_a_float_artifact(planted, run_cli, tmp_path):
+def test_cli_refuses_an_int8_artifact_as_reference_and_a_float_artifact_to_diagnose(planted, run_cli, tmp_path):
     from edge_inception.exporters import export
     from edge_inception.models.loader import load_model
     from edge_inception.targets import get_target
 
     model, paths, _ = planted
     code, _, err = run_cli("diagnose", str(paths["onnx-int8"]), "--reference", str(paths["tflite-int8"]))
-    assert code == 2 and "is an artifact" in err and "--reference" in err
+    assert code == 2 and "is an int8 artifact; the reference must be float" in err and "fp32" in err, err
     assert len(err.strip().splitlines()) == 1
     export(load_model(model), tmp_path / "f.tflite", target=get_target("tflite-fp32"))
     code, _, err = run_cli("diagnose", str(tmp_path / "f.tflite"), "--reference", str(model), "--data", "sample")
     assert code == 2 and "f.tflite: holds no int8 activations" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def float_twins(planted):
+    """The float artifact of each int8 one, as `convert` writes them (*-fp32, with the ModelSpec inside)."""
+    from edge_inception.exporters import export
+    from edge_inception.formats import artifact_path, embed_spec
+    from edge_inception.models.loader import load_model
+    from edge_inception.targets import get_target
+
+    model, _, root = planted
+    lm = load_model(model)
+    out = {}
+    for q, f in (("tflite-int8", "tflite-fp32"), ("onnx-int8", "onnx-fp32"), ("openvino-int8", "openvino-fp32")):
+        t = get_target(f)
+        out[q] = artifact_path(root, f"planted.{f}", t.format)
+        export(lm, out[q], target=t)
+        embed_spec(out[q], t.format, lm.spec)
+    return out
+
+
+def test_a_float_artifact_as_reference_finds_the_planted_branch(planted, float_twins):
+    """int8 against its float twin, keyed by the twin's names: the starved branch (or the concatenation's
+    slice of it) ranks first in each runtime, inside the module found in the float artifact's own graph."""
+    from edge_inception import diagnose
+
+    _, paths, _ = planted
+    for name, path in paths.items():
+        d = diagnose(path, reference=float_twins[name], data="sample:evaluation", samples=16)
+        rt = d["runtimes"][0]
+        assert rt["reference"] == str(float_twins[name]) and rt["mapped"] >= rt["quantized_tensors"] - 2, rt
+        assert d["modules"] and d["modules"][0]["branches"] == 3, d["modules"]
+        first = rt["layers"][0]
+        assert first["module"] == d["modules"][0]["name"] and first["score_db"] < 5, (name, first)
+        assert first["branch"] in ("branch2", "branch3", None), first
+        if first["branch"] is None:  # the concatenation itself: its worst branch slice is a narrow one
+            worst = min(first["branches"], key=lambda b: b["local"]["sqnr_db"])
+            assert worst["input"] != first["branches"][0]["input"], first["branches"]
+        shared = [f for f in rt["findings"] if f["kind"] == "concat_shared_scale"]
+        assert shared and shared[0]["range_ratio"] > 20, rt["findings"]
+    code = diagnose(paths["tflite-int8"], reference=float_twins["onnx-int8"], data="sample", samples=8)
+    assert code["runtimes"][0]["notes"] and "same format" in code["runtimes"][0]["notes"][0]
 
 
 @pytest.fixture(scope="module")
@@ -296,31 +338,27 @@ def test_convert_max_drop_finds_the_plan_and_diagnose_writes_beside_the_report(p
                      eval_data="sample", eval_limit=300, latency_runs=2, out=tmp_path, max_drop=5.0, diagnose=True)
     row = report["targets"][0]
     fb = row["fallback"]
-    assert row["status"] == "ok", row["message"]
+    # tflite-int8 is full_integer: the kept layers (and their (de)quantize edges) are exempt, nothing else
+    assert row["status"] == "ok" and row["verification"]["ok"], row["message"]
     assert fb["plain"]["drop_points"] > 5 and fb["final"]["drop_points"] <= fb["plain"]["drop_points"] - 3, fb
     assert fb["met"] == (fb["final"]["drop_points"] <= 5.0)
-    assert "mix_concat" in fb["kept_layers"] and fb["kept_groups"][0] == "mix_concat"  # ranked first
+    # ranked first: the concatenation's group, alone or with its starved branches (what LiteRT needs)
+    assert "mix_concat" in fb["kept_layers"] and fb["kept_groups"][0].startswith("mix_concat"), fb["kept_groups"]
     assert -row["accuracy"]["delta_points"] == pytest.approx(fb["final"]["drop_points"], abs=1e-6)  # re-measured
     ops = float_ops(row["artifact"], SourceGraph.of(load_model(model)))
     for name in ("stem_relu", "mix_a_relu", "mix_concat", "head_conv", "gap"):  # the artifact is the plan
         assert ops[name] == (name in fb["kept_layers"]), (name, ops, fb["kept_layers"])
     assert (tmp_path / "diagnose.json").is_file() and report["diagnose"]["worst"]["litert"]
     assert not list(tmp_path.glob(".fallback-*"))  # the candidates are gone
-
-
-def test_convert_keep_float_on_a_full_integer_cpu_profile(planted, tmp_path):
-    """tflite-int8 is full_integer: the layers the user keeps float (and their (de)quantize edges) are
-    exempt from that rule, nothing else; the row says what was kept and the artifact shows it."""
-    from edge_inception import convert
-    from edge_inception.diagnose.names import SourceGraph
-    from edge_inception.diagnose.verify import float_ops
-    from edge_inception.models.loader import load_model
-
-    model, _, _ = planted
-    report = convert(model, targets="tflite-int8", calibration="sample", calibration_samples=16, latency_runs=1,
-                     out=tmp_path, keep_float=["mix_concat"])
-    row = report["targets"][0]
-    assert row["status"] == "ok" and row["verification"]["ok"], row["message"]
-    assert row["conversion"]["keep_float"]["layers"] == ["mix_concat", "head_conv"]
-    ops = float_ops(row["artifact"], SourceGraph.of(load_model(model)))
-    assert ops["mix_concat"] and ops["head_conv"] and not ops["stem_relu"]
+    # --diagnose draws inside the run's report: heat map and depth plot in report.html, the table in report.md
+    saved = json.loads((tmp_path / "report.json").read_text())
+    rt = saved["diagnose"]["runtimes"][0]
+    assert rt["target"] == "tflite-int8" and rt["layers"][0]["rank"] == 1 and rt["layers"][0]["source_layer"]
+    page = (tmp_path / "report.html").read_text()
+    heat = page[page.index('class="plot heat"'):]
+    heat = heat[: heat.index("</svg>")]
+    assert ">mix_concat<" in heat and "branch2" in heat and 'data-value="' in heat
+    assert 'class="plot depth"' in page and "Where int8 loses accuracy" in page
+    assert not (tmp_path / "diagnose.html").exists()  # no second page beside the report
+    md = (tmp_path / "report.md").read_text()
+    assert "Where int8 loses accuracy" in md and "mix\\_concat" in md

@@ -130,7 +130,7 @@ def test_published_json_schemas_are_what_the_models_generate(tmp_path, capsys):
     schema = json.loads(generated["report.schema.json"])
     row = schema["$defs"]["Row"]
     assert row["required"] == ["target", "status"] and "gate" in row["properties"]
-    assert schema["properties"]["schema_version"]["pattern"] == r"^1\.\d+$" and SCHEMA_VERSION == "1.3"
+    assert schema["properties"]["schema_version"]["pattern"] == r"^1\.\d+$" and SCHEMA_VERSION == "1.4"
 
 
 def test_gate_config_schema_holds_the_defaults_once():

@@ -81,7 +81,8 @@ Examples:
               "the reproducibility manifest in this report.json (a sweep's, or a cell's own); other options are "
               "taken from the manifest.")
 @click.option("--diagnose", "diagnose", is_flag=True, help="Also diagnose every int8 artifact layer by layer against "
-              "the source model: out/diagnose.json and diagnose.html (see `edge-inception diagnose`).")
+              "the source model: out/diagnose.json, heat maps and depth plots in report.html "
+              "(see `edge-inception diagnose`).")
 @click.option("--keep-float", "keep_float", multiple=True, metavar="PATTERN",
               help="Keep the source layers matching PATTERN (a name, a glob, or /regex/) float in every int8 target, "
               "each with the layers that must stay float with it (repeatable). Not for NPU profiles.")

@@ -3,7 +3,7 @@
     keep = plan_layers(ctx, target)                   # --keep-float patterns -> source layers (with groups)
     violations = exempt(violations, info, graph, keep) # profile rules a kept-float layer breaks on purpose
     built, fallback = meet_target_budget(ctx, target, built, ref_session)   # --max-drop / --min-agreement
-    write_diagnosis(report, ctx)                      # --diagnose: out/diagnose.json and diagnose.html
+    write_diagnosis(report, ctx)                      # --diagnose: out/diagnose.json and report['diagnose']
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ def check_options(lm, fallback) -> None:
     from edge_inception.diagnose.names import SourceGraph
     from edge_inception.diagnose.plan import resolve_keep_float
 
-    if lm.kind not in ("keras", "tf_keras"):
-        raise UsageError(f"--diagnose, --keep-float, --max-drop and --min-agreement read Keras source models; "
-                         f"this one is {lm.kind}", fix="convert without them, or from the Keras model")
+    if lm.kind not in ("keras", "tf_keras", "torch"):
+        raise UsageError(f"--diagnose, --keep-float, --max-drop and --min-agreement read Keras and PyTorch source "
+                         f"models; this one is {lm.kind}", fix="convert without them, or from the Keras model")
     if fallback.keep_float:
         resolve_keep_float(fallback.keep_float, SourceGraph.of(lm))
 
@@ -56,7 +56,8 @@ def exempt(violations: list[str], info: dict, graph, keep) -> list[str]:
     if not keep:
         return violations
     kept = info.get("keep_float", {})
-    names = {n for k in ("denylisted_nodes", "nodes_to_exclude", "ignored_scope") for n in kept.get(k, [])}
+    names = {n for k in ("denylisted_nodes", "nodes_to_exclude", "ignored_scope", "pt2e_module_names")
+             for n in kept.get(k, [])}
     keep = set(keep)
     out = []
     for v in violations:
@@ -111,6 +112,7 @@ def meet_target_budget(ctx, target, built: dict, ref_session) -> tuple[dict, dic
                        "note": "the plain int8 artifact meets it"}
     d = diagnose_artifact(built["artifact"], lm=ctx.lm, graph=graph, source=ctx.eval_src, samples=64,
                           threads=ctx.threads, label=f"{target.name}: diagnosing for the fallback plan")
+    ctx.__dict__.setdefault("_fallback_diagnoses", {})[target.name] = d  # report.html draws it (write_diagnosis)
     candidates = candidate_groups(d["layers"], fallback_groups(graph))
     work = Path(ctx.out) / f".fallback-{target.name}"
     work.mkdir(exist_ok=True)
@@ -154,14 +156,70 @@ def meet_target_budget(ctx, target, built: dict, ref_session) -> tuple[dict, dic
 
 
 def write_diagnosis(report: dict, ctx) -> None:
-    """--diagnose: every int8 artifact of the run against the source model, beside report.json."""
+    """--diagnose: every int8 artifact of the run against the source model: the full diagnosis in
+    out/diagnose.json, and under report["diagnose"] what report.html and report.md draw (schema 1.4).
+    --max-drop/--min-agreement alone: the diagnoses its search made of the plain int8 artifacts."""
     from edge_inception.diagnose.api import diagnose
 
-    paths = [r["artifact"] for r in report["targets"] if r.get("status") == "ok" and r.get("precision") == "int8"]
-    if not paths:
+    rows = [r for r in report["targets"] if r.get("status") == "ok" and r.get("precision") == "int8"]
+    if not rows:
+        return
+    if not ctx.fallback.diagnose:
+        _searched_diagnoses(report, ctx, rows)
         return
     src = ctx.eval_src if ctx.eval_src is not None else (ctx.calib.source if ctx.calib else None)
-    result = diagnose(paths, reference=ctx.lm, data=src, samples=100, out=ctx.out, force=True, threads=ctx.threads)
-    report["diagnose"] = {"path": str(Path(ctx.out) / "diagnose.json"),
-                          "worst": {rt["runtime"]: rt["layers"][0]["source_layer"] for rt in result["runtimes"]
-                                    if rt["layers"]}}
+    result = diagnose([r["artifact"] for r in rows], reference=ctx.lm, data=src, samples=100, out=ctx.out,
+                      force=True, threads=ctx.threads, html=False)
+    report["diagnose"] = for_report(result, targets=[r["target"] for r in rows])
+    report["diagnose"]["path"] = str(Path(ctx.out) / "diagnose.json")
+
+
+def _searched_diagnoses(report: dict, ctx, rows: list[dict]) -> None:
+    from edge_inception.diagnose.findings import findings
+
+    done = getattr(ctx, "_fallback_diagnoses", {})
+    rows = [r for r in rows if r["target"] in done]
+    if not rows:  # every target met the budget as it was: nothing was diagnosed
+        return
+    graph = graph_of(ctx)
+    runtimes = []
+    for r in rows:
+        d = dict(done[r["target"]])
+        d["findings"] = findings(d, graph)
+        d["reference"] = f"{ctx.lm.source} (the plain int8 artifact, before the fallback plan)"
+        runtimes.append(d)
+    result = {"data": {"source": ctx.eval_src.name, "samples": runtimes[0]["samples"]},
+              "modules": [{"name": m["name"], "branches": len(m["branches"])} for m in graph.modules],
+              "runtimes": runtimes}
+    report["diagnose"] = for_report(result, targets=[r["target"] for r in rows])
+
+
+_STATS = ("sqnr_db", "cosine", "rmse_per_step", "clipped")
+
+
+def for_report(result: dict, *, targets: list[str] | None = None) -> dict:
+    """What the report views read of a diagnosis: each row's place, score and headline statistics (the
+    full statistics stay in diagnose.json)."""
+    def trim(stats):
+        return {k: stats[k] for k in _STATS if k in (stats or {})}
+
+    runtimes = []
+    for i, rt in enumerate(result["runtimes"]):
+        layers = []
+        for r in rt["layers"]:
+            row = {k: r.get(k) for k in ("rank", "source_layer", "module", "branch", "artifact_tensor", "op",
+                                         "name_map", "depth", "score_db")}
+            if "local" in r:
+                row["local"], row["accumulated"] = trim(r["local"]), trim(r["accumulated"])
+            if r.get("branches"):
+                row["branches"] = [{"input": b["input"], "local": trim(b["local"]),
+                                    "accumulated": trim(b["accumulated"])} for b in r["branches"]]
+            layers.append(row)
+        runtimes.append({"target": targets[i] if targets else None, "runtime": rt["runtime"],
+                         "artifact": rt["artifact"], "reference": rt.get("reference"),
+                         "quantized_tensors": rt["quantized_tensors"], "mapped": rt["mapped"],
+                         "output": rt["output"], "wall_s": rt["wall_s"], "layers": layers,
+                         "findings": rt.get("findings", []), "notes": rt.get("notes", [])})
+    return {"samples": result["data"]["samples"], "data": result["data"], "modules": result["modules"],
+            "runtimes": runtimes,
+            "worst": {rt["runtime"]: rt["layers"][0]["source_layer"] for rt in result["runtimes"] if rt["layers"]}}

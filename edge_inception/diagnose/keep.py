@@ -26,6 +26,12 @@ class KeepFloat(list):
 
         return tflite_keep_float(converter, lm, list(self), calibration)
 
+    def pt2e_modules(self) -> list[str]:
+        """PyTorch module paths whose own operators litert-torch's PT2E quantizer is to leave float: a row
+        is named after its module ('b2.0.1') or, for an operator called in a module's forward, 'module/op'
+        (the module's own operators then stay float with it)."""
+        return list(dict.fromkeys(name.split("/")[0] for name in self))
+
     def onnxruntime(self, proto, lm) -> list[str]:
         """ONNX Runtime's nodes_to_exclude in the model quantize_static reads."""
         from edge_inception.diagnose.compile import ort_nodes_to_exclude

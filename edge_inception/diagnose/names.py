@@ -42,29 +42,53 @@ class SourceLayer:
 class SourceGraph:
     """The source model's layers in topological order with their Inception placement."""
 
-    def __init__(self, layers: list[SourceLayer], layout: str, modules: list[dict]):
+    def __init__(self, layers: list[SourceLayer], layout: str, modules: list[dict], aliases: dict | None = None):
         self.layers = {lay.name: lay for lay in layers}
         self.order = layers
         self.layout = layout
         self.modules = modules
+        # Other names of a layer an artifact may use: torch.export's node names ('relu_1'), which the ONNX
+        # exporter gives its tensors; an exact layer name always wins.
+        self.aliases = {k: v for k, v in (aliases or {}).items() if k not in self.layers}
 
     @classmethod
     def of(cls, lm) -> SourceGraph:
+        from edge_inception.diagnose.reference import KIND
         from edge_inception.inspect import _backend_for
         from edge_inception.inspect._graph import analyse
 
+        if lm.kind == KIND:  # a float artifact as the reference: its own ops are the layers, named exactly
+            return ArtifactGraph.build(lm)
         backend = _backend_for(lm.model, lm.kind)
-        rows, layout = backend.layers(lm.model, input_shape=None)
-        result = analyse(rows, layout=layout, module_name=getattr(backend.layers, "module_name", None))
+        aliases = {}
+        if lm.kind == "torch":  # the rows of the export the probe runs (diagnose/torch_source.py)
+            from edge_inception.diagnose.torch_source import torch_rows
+
+            rows, nodes = torch_rows(lm)
+            layout, aliases = "NCHW", {node: row for row, node in nodes.items()}
+            for node, row in list(aliases.items()):  # in-place ops: the ONNX exporter functionalizes them,
+                m = re.fullmatch(r"(.+?)_(?:_(\d+))?", node)  # 'relu_' -> 'relu', 'relu__3' -> 'relu_3'
+                if m:
+                    aliases.setdefault(m.group(1) + (f"_{m.group(2)}" if m.group(2) else ""), row)
+        else:
+            rows, layout = backend.layers(lm.model, input_shape=None)
+        return cls.from_rows(rows, layout, analyse(rows, layout=layout,
+                                                   module_name=getattr(backend.layers, "module_name", None)),
+                             aliases=aliases)
+
+    @classmethod
+    def from_rows(cls, rows, layout: str, result: dict, aliases: dict | None = None) -> SourceGraph:
         where = {r["name"]: r["module"] for r in result["layers"]}
         layers = []
         for i, row in enumerate(rows):
             module, branch = None, None
-            if where.get(row.name):
-                module, _, branch = where[row.name].partition("/")
+            if where.get(row.name):  # 'module/branchN'; an artifact's module name may hold '/' itself
+                module, _, branch = where[row.name].rpartition("/")
+                if not re.fullmatch(r"branch\d+", branch):
+                    module, branch = where[row.name], None
             layers.append(SourceLayer(row.name, row.op, row.kind, list(row.inputs), row.shape, i, module,
                                       branch or None, row.axis))
-        return cls(layers, layout, result["modules"])
+        return cls(layers, layout, result["modules"], aliases)
 
     def place(self, name: str | None) -> tuple[str | None, str | None]:
         lay = self.layers.get(name) if name else None
@@ -76,9 +100,15 @@ class SourceGraph:
         layer called 'add' is not found in 'bn/batchnorm/add_1'. Keras suffixes a re-traced scope with
         '_N' ('stem_relu_1'), which is stripped when the name itself is not a layer."""
         found = set()
+        whole = text.split(":")[0] if "::" not in text else text
+        if whole in self.aliases:
+            found.add(self.aliases[whole])
         for part in re.split(r"[;,]", text):
-            tokens = part.split(":")[0].split("/")
+            tokens = part.split(":")[0].split("/") if "::" not in part else part.split("/")
             for tok in tokens[:-1] if len(tokens) > 1 else tokens:
+                tok = tok.removeprefix("__module.")  # OpenVINO's PyTorch frontend: '__module.b2.conv/aten::...'
+                if not tok:
+                    continue
                 if tok in self.layers:
                     found.add(tok)
                 else:
@@ -96,6 +126,11 @@ class SourceGraph:
             found |= self.mentioned(t)
         return self.latest(found)
 
+    def concat_axis(self, name: str) -> int:
+        """The axis of a concatenation's output (with the batch) that its slices are cut along."""
+        axis = self.layers[name].concat_axis
+        return -1 if axis is None else axis + 1
+
     def concat_slices(self, name: str) -> list[tuple[str, int, int]] | None:
         """(input layer, start, stop) channel slices of a concatenation's output, in the source layout."""
         lay = self.layers.get(name)
@@ -110,6 +145,24 @@ class SourceGraph:
             out.append((src, start, start + width))
             start += width
         return out
+
+
+class ArtifactGraph(SourceGraph):
+    """A float artifact's ops as the layers: an int8 tensor is the float tensor of the same name (its
+    exporter named both), so names are matched whole, never split into scopes."""
+
+    @classmethod
+    def build(cls, ref) -> ArtifactGraph:
+        from edge_inception.inspect._graph import analyse
+
+        layout = "NCHW" if ref.spec.layout == "NCHW" or ref.format.name != "tflite" else "NHWC"
+        return cls.from_rows(ref.rows, layout, analyse(ref.rows, layout=layout))
+
+    def mentioned(self, text: str) -> set[str]:
+        for t in (text, text.split(":")[0]):
+            if t in self.layers:
+                return {t}
+        return set()
 
 
 def to_source_layout(value: np.ndarray, ref_shape: tuple) -> tuple[np.ndarray, tuple | None]:

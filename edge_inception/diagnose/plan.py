@@ -45,7 +45,8 @@ def _chain_down(name: str, graph, cons) -> list[str]:
     chain = [name]
     while len(cons.get(chain[-1], [])) == 1:
         nxt = graph.layers[cons[chain[-1]][0]]
-        if nxt.kind != "other" or nxt.op in ("Dropout", "Flatten", "Reshape"):
+        if nxt.kind != "other" or nxt.op in ("Dropout", "Flatten", "Reshape", "dropout", "flatten", "view",
+                                              "reshape"):
             break
         chain.append(nxt.name)
     return chain
@@ -67,9 +68,9 @@ def fallback_groups(graph) -> list[Group]:
     cons = _consumers(graph)
     groups, covered = [], set()
     for lay in graph.order:
-        if lay.kind == "concat" or (lay.op == "Add" and any(graph.layers[i].op in ("Lambda", "CustomScaleLayer",
-                                                                                   "Rescaling", "Multiply")
-                                                          for i in lay.inputs)):
+        if lay.kind == "concat" or (lay.op in ("Add", "add", "add_") and any(
+                graph.layers[i].op in ("Lambda", "CustomScaleLayer", "Rescaling", "Multiply", "mul")
+                for i in lay.inputs)):
             # Its inputs may stay int8: a float concatenation dequantizes each at its own scale, which is the
             # point. What must go float with it is what reads it, up to the first layers that quantize again.
             members = {lay.name}

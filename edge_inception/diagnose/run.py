@@ -53,7 +53,11 @@ def _name_map(tracer, graph: SourceGraph, lm, first: np.ndarray) -> dict[str, tu
             how = "by name"
             if name is None and p.weights:
                 name, how = graph.layer_for(*p.weights), "by its weights' names"
-            found[p.key] = (name, how) if name else (None, "no source layer in its names")
+            top = type(lm.model).__name__ if lm.kind == "torch" else None
+            if name is None and top and any(n.split(";")[0].split("/")[0] == top for n in p.names):
+                how = f"an operator of {top}'s own forward(): no module of its own"  # global pooling, flatten
+            found[p.key] = (name, how) if name else (None, how if how.startswith("an op") else
+                                                     "no source layer in its names")
     named = sum(1 for p in tracer.points if not p.reads_input and found[p.key][0])
     rest = sum(1 for p in tracer.points if not p.reads_input)
     if rest and named < rest / 2:
@@ -128,10 +132,12 @@ def diagnose_artifact(path: Path, *, lm, graph: SourceGraph, source, samples: in
                 if cuts:
                     if p.key not in slices:
                         slices[p.key] = [(name, a0, a1, ErrorStats(**q), ErrorStats(**q)) for name, a0, a1 in cuts]
+                    axis = graph.concat_axis(s)  # channels last (Keras) or first (PyTorch, NCHW artifacts)
                     for _, a0, a1, sl, sa in slices[p.key]:
+                        cut = (slice(None),) * (axis % ref.ndim) + (slice(a0, a1),)
                         if separable[p.key]:
-                            sl.add(ref[..., a0:a1], lo[..., a0:a1])
-                        sa.add(ref[..., a0:a1], a[..., a0:a1])
+                            sl.add(ref[cut], lo[cut])
+                        sa.add(ref[cut], a[cut])
             output.add(x, refs_logits=refs[LOGITS])
             seen += len(x)
             tick(len(x))

@@ -75,7 +75,9 @@ def meet_budget(*, build, predict, ref_logits: np.ndarray, labels, candidates, b
                        "alone": measure(ref_logits, logits, labels)})
         if advance:
             advance(1)
-    scored.sort(key=lambda s: -s["recovery"])
+    # Most recovery first; within 5% of it, the smaller group (a concatenation's group with its starved
+    # branches recovers at least what the group alone does, and costs more layers).
+    scored.sort(key=lambda s: (-round(s["recovery"] / 0.05), len(s["group"].layers)))
     kept, steps, final = [], [], {"artifact": None, **measure(ref_logits, plain_logits, labels)}
     for s in scored[: max_groups or len(scored)]:
         if budget.holds(final):
@@ -86,7 +88,7 @@ def meet_budget(*, build, predict, ref_logits: np.ndarray, labels, candidates, b
         if len(trial) == 1:
             path, logits_m = s["artifact"], s["alone"]
         else:
-            path = build([n for g in trial for n in g.layers])
+            path = build(list(dict.fromkeys(n for g in trial for n in g.layers)))
             logits_m = measure(ref_logits, predict(path), labels)
         steps.append({"groups": [g.name for g in trial], **logits_m})
         if advance:
@@ -97,7 +99,7 @@ def meet_budget(*, build, predict, ref_logits: np.ndarray, labels, candidates, b
                 {"group": s["group"].name, "kind": s["group"].kind, "layers": list(s["group"].layers),
                  "recovery_on_worst": round(s["recovery"], 4), **s["alone"]} for s in scored],
             "skipped": skipped, "kept_groups": [g.name for g in kept],
-            "kept_layers": [n for g in kept for n in g.layers],
+            "kept_layers": list(dict.fromkeys(n for g in kept for n in g.layers)),  # groups may overlap
             "steps": steps, "final": final}
 
 
@@ -111,8 +113,13 @@ def _better(a: dict, b: dict, budget: Budget) -> bool:
     return False
 
 
+STARVED_DB = 10.0  # a branch whose local SQNR is below this has lost most of its levels
+
+
 def candidate_groups(diagnosis_rows: list[dict], groups, *, limit: int = 6) -> list:
     """The groups holding the worst-ranked layers of a diagnosis, worst first, at most ``limit``."""
+    from edge_inception.diagnose.plan import Group
+
     by_layer = {}
     for g in groups:
         for n in g.layers:
@@ -121,8 +128,19 @@ def candidate_groups(diagnosis_rows: list[dict], groups, *, limit: int = 6) -> l
     out = []
     for r in diagnosis_rows:
         # A branch starved by its concatenation's shared scale is helped by that concatenation's group
-        # (its module is named after it), then by its own.
-        for g in (named.get(r["module"]) if r.get("branch") else None, by_layer.get(r["source_layer"])):
+        # (its module is named after it), then by its own. LiteRT gives a concatenation's producers its
+        # range even when the concatenation is float, so neither helps alone there: the concatenation's
+        # group with every starved branch of it goes float together, as a candidate of its own.
+        module = named.get(r["module"]) if r.get("branch") else None
+        joint = None
+        if module is not None:
+            starved = [by_layer[x["source_layer"]] for x in diagnosis_rows
+                       if x.get("module") == r["module"] and x.get("branch") and x["source_layer"] in by_layer
+                       and x["score_db"] is not None and x["score_db"] < STARVED_DB]
+            layers = list(dict.fromkeys([*module.layers, *(n for g in starved for n in g.layers)]))
+            if len(layers) > len(module.layers):
+                joint = Group(f"{module.name} with its starved branches", "concat_inputs", tuple(layers))
+        for g in (module, joint, by_layer.get(r["source_layer"])):
             if g is not None and g not in out:
                 out.append(g)
         if len(out) >= limit:

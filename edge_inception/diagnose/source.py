@@ -17,10 +17,17 @@ LOGITS = "@logits"  # the model output's key in run(): never a Keras layer name
 
 def probe_for(lm, names) -> SourceProbe:
     """One probe per model and set of layers for the whole run: each is a traced function of its own."""
+    from edge_inception.diagnose.reference import KIND, ArtifactProbe
+
     cache = lm.__dict__.setdefault("_diagnose_probes", {})
     key = tuple(names)
     if key not in cache:
-        cache[key] = SourceProbe(lm, list(names))
+        if lm.kind == "torch":
+            from edge_inception.diagnose.torch_source import TorchProbe
+
+            cache[key] = TorchProbe(lm, list(names))
+        else:
+            cache[key] = ArtifactProbe(lm, names) if lm.kind == KIND else SourceProbe(lm, list(names))
     return cache[key]
 
 

@@ -153,6 +153,11 @@ class LiteRTTracer:
     def _run(self, state, x: np.ndarray, feeds: dict[int, np.ndarray]) -> dict[str, np.ndarray]:
         interp = state["interp"]
         details = {d["index"]: d for d in interp.get_input_details()}
+        sig = details[self._graph_inputs[0]].get("shape_signature")
+        if len(x) > 1 and sig is not None and len(sig) and sig[0] == 1:  # litert-torch's batch-1 graphs
+            parts = [self._run(state, x[i : i + 1], {k: v[i : i + 1] for k, v in feeds.items()})
+                     for i in range(len(x))]
+            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         if state["batch"] != len(x):
             for idx, d in details.items():
                 sig = d.get("shape_signature")

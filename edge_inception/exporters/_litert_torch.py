@@ -66,10 +66,11 @@ def setup() -> Path:
 
 
 def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per_channel: bool = True,
-                    float16: bool = False, io_dtype: str = "int8") -> dict:
+                    float16: bool = False, io_dtype: str = "int8", keep_float_modules: tuple[str, ...] = ()) -> dict:
     """Convert in the litert-torch venv; ``calibration`` (a CalibrationSet) makes it full-integer int8,
     ``float16`` stores float16 weights (ai-edge-quantizer's float casting). litert-torch's int8 model
-    takes and gives int8; ``io_dtype`` 'float32' or 'uint8' adds the converter's own edge operators."""
+    takes and gives int8; ``io_dtype`` 'float32' or 'uint8' adds the converter's own edge operators.
+    ``keep_float_modules``: module paths whose own operators PT2E leaves unannotated (float)."""
     import numpy as np
     import torch
 
@@ -85,7 +86,7 @@ def torch_to_tflite(model, spec: ModelSpec, dest: Path, *, calibration=None, per
             raise TargetFailed(f"torch.export failed before TFLite conversion: {' '.join(str(e).split())[:300]}") \
                 from None
         job = {"program": str(tmp / "model.pt2"), "out": str(tmp / "model.tflite"), "per_channel": per_channel,
-               "float16": float16 and calibration is None}
+               "float16": float16 and calibration is None, "keep_float": list(keep_float_modules)}
         if calibration is not None:
             np.save(tmp / "calibration.npy", np.concatenate(list(calibration.float_batches())))
             job["calibration"] = str(tmp / "calibration.npy")
@@ -152,11 +153,18 @@ def with_io_dtype(flatbuffer: bytes, io_dtype: str) -> bytes:
 
     remap = {}
     sg.inputs, sg.outputs = [int(i) for i in sg.inputs], [int(i) for i in sg.outputs]  # numpy arrays, read-only
+    def already(i: int) -> bool:  # a layer kept float (a fallback plan) at the model's edge reads/writes float
+        return io_dtype == "float32" and sg.tensors[i].type == schema.TensorType.FLOAT32
+
     for k, i in enumerate(sg.inputs):
+        if already(i):
+            continue
         remap[i] = sg.inputs[k] = edge_tensor(i)
         sg.operators.insert(0, op(schema.BuiltinOperator.QUANTIZE, remap[i], i))
     out_op = schema.BuiltinOperator.DEQUANTIZE if io_dtype == "float32" else schema.BuiltinOperator.QUANTIZE
     for k, i in enumerate(sg.outputs):
+        if already(i):
+            continue
         remap[i] = sg.outputs[k] = edge_tensor(i)
         sg.operators.append(op(out_op, i, remap[i]))
     for sig in model.signatureDefs or []:

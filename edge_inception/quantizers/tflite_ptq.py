@@ -22,12 +22,16 @@ TOLD = {"representative_dataset": "min/max over every sample (the converter's on
 
 
 @register_quantizer("tflite", "torch")
-def quantize_tflite_torch(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet) -> dict:
+def quantize_tflite_torch(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet,
+                          keep_float=None) -> dict:
     from edge_inception.exporters._litert_torch import torch_to_tflite
 
     q = target.quantizer
+    modules = keep_float.pt2e_modules() if keep_float else []  # a fallback plan: those modules left float
     info = torch_to_tflite(lm.model, lm.spec, dest, calibration=calibration, per_channel=q["per_channel"],
-                           io_dtype=q["io_dtype"])
+                           io_dtype=q["io_dtype"], keep_float_modules=tuple(modules))
+    if keep_float:
+        info["keep_float"] = {"layers": list(keep_float), "pt2e_module_names": modules}
     told = {"observers": "litert-torch's symmetric PT2E config (not set by the recipe)",
             "bias_correction": "none (PT2E has none)"}
     return {**info, "activations": "int8", "calibration": {**calibration.to_dict(), "told": told}}

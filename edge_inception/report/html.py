@@ -5,8 +5,9 @@
 
 Shows the summary table, the top-1 change of every target with its 95% interval against the gate
 threshold the report recorded (a forest plot), the latency distribution of every target beside its
-float reference on one shared ms axis, the sizes, and the notes and host facts. This module lays out
-the page; the plots are in plots.py, their SVG parts in svg.py. Every string that comes from the
+float reference on one shared ms axis, the sizes, the diagnosis of convert --diagnose (a module x branch
+heat map per runtime and the SQNR along the depth, diagnosis.py), and the notes and host facts. This
+module lays out the page; the plots are in plots.py, their SVG parts in svg.py. Every string that comes from the
 report is escaped: model names, paths and messages are user input.
 """
 
@@ -24,6 +25,7 @@ from edge_inception.report.cells import (
     row_notes,
     used_columns,
 )
+from edge_inception.report.diagnosis import html_section as diagnosis_section
 from edge_inception.report.plots import forest_plot, latency_section, size_section, top1_plot
 from edge_inception.report.schema import check_report
 from edge_inception.report.svg import e
@@ -208,7 +210,7 @@ def render_html(report: dict) -> str:
     sections = [summary_section(report), forest_plot(report)]
     if not any((r.get("accuracy") or {}).get("delta_points") is not None for r in targets):
         sections.append(top1_plot(report))
-    sections += [latency_section(report), size_section(report), host_section(report)]
+    sections += [latency_section(report), size_section(report), diagnosis_section(report), host_section(report)]
     foot = f"{tool.get('name', 'edge-inception')} {tool.get('version', '')}".strip()
     if report.get("created"):
         foot += f" · {report['created']}"

@@ -24,6 +24,7 @@ from edge_inception.report.cells import (
     row_notes,
     used_columns,
 )
+from edge_inception.report.diagnosis import markdown_lines as diagnosis_lines
 from edge_inception.report.schema import check_report
 
 # --- Markdown ---------------------------------------------------------------------------------------
@@ -120,6 +121,7 @@ def render_markdown(report: dict) -> str:
             extra.append(f"- **{md(r.get('target', '?'))}**: {md(note)}")
     if extra:
         lines += ["", *extra]
+    lines += diagnosis_lines(report, md, md_cell)  # convert --diagnose: the ranked layers and findings
     ci_method = next((r["accuracy"]["ci_method"] for r in targets if (r.get("accuracy") or {}).get("ci_method")), None)
     foot = []
     if ci_method:

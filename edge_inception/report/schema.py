@@ -16,7 +16,8 @@ Schema history: 1.0 the first; 1.1 added ``kind``, the intervals, per-image outc
 fingerprint and the latency statistics; 1.2 adds ``targets[].gate``, the thresholds of the target's
 profile at convert time, so views and the gate read them from the report alone; 1.3 adds
 ``targets[].calibration``: the recipe, the fingerprint of the images it selected and what the library
-was told.
+was told; 1.4 adds ``diagnose`` (convert --diagnose: the per-layer diagnosis the views draw, see
+schema_diagnosis.py) and documents ``targets[].fallback``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge_inception._core.errors import EdgeInceptionError, InputError, UsageError
+from edge_inception.report.schema_diagnosis import Diagnosis
 from edge_inception.report.values import (
     Count,
     Counts,
@@ -45,7 +47,7 @@ from edge_inception.report.values import (
     Thresholds,
 )
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 READABLE_MAJOR = 1
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
 
@@ -236,6 +238,8 @@ class Row(_Open):
                                               "and what the library was told")
     gate: Thresholds = _doc("1.2: the effective gate thresholds of the target's profile at convert time "
                             "(max_top1_drop, min_agreement, max_latency_ratio, max_size_mb; see gate-config)")
+    fallback: Open = _doc("1.4: --max-drop/--min-agreement: the budget, the plain int8 measure, the groups kept "
+                          "float and what they cost")
     load_ms: Number = _doc("bench: load + first inference")
     rss_mb: Number = None
     rss_delta_mb: Number = None
@@ -258,6 +262,7 @@ class Report(_Open):
     reference: RowReference | None = None
     status: Literal["ok", "failed", None] = None
     targets: list[Row] = Field(description="one row per target (per artifact for eval/bench)")
+    diagnose: Diagnosis | None = _doc("1.4: convert --diagnose: every int8 artifact layer by layer")
 
 
 # ---- checking ---------------------------------------------------------------------------------------------
