@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import resource
+import time
 from pathlib import Path
 
 from edge_inception._core.errors import EdgeInceptionError, InputError, TargetFailed, UsageError
@@ -116,14 +117,19 @@ def _worker_main(send, load: dict, state: dict, target) -> None:
     from edge_inception.api import _Context
     from edge_inception.models.loader import load_model
 
+    t0 = time.perf_counter()
     try:
         lm = load_model(load["ref"], **load["keywords"])
         ctx = _Context(lm, Path(state["out"]), state["planned"], state["measure"], state["calib"], state["eval_src"],
                        calibration_plan=state["plan"])
         ctx.fallback = state["fallback"]
         row = ctx.run_target(target)
-        message = {"row": row, "fingerprint": getattr(ctx, "eval_fingerprint", None),
-                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        if isinstance(row.get("conversion"), dict):  # an open dict in the report schema: where it ran, its peak
+            row["conversion"]["worker"] = {
+                "pid": os.getpid(), "wall_s": round(time.perf_counter() - t0, 1),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "largest_subprocess_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)}
+        message = {"row": row, "fingerprint": getattr(ctx, "eval_fingerprint", None)}
     except EdgeInceptionError as e:  # the parent raises it again, as the in-process run would
         message = {"error": (type(e).__name__ if type(e).__name__ in _ERRORS else "EdgeInceptionError", e.message)}
     send.send(message)
