@@ -42,6 +42,7 @@ def main() -> None:
 
     from edge_inception.api import convert
 
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as out, TreeSampler() as sampler:
         t0 = time.perf_counter()
         report = convert(a.model, framework=a.framework, targets=a.targets, out=out, threads=a.threads,
@@ -50,7 +51,12 @@ def main() -> None:
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     # Subprocesses (target workers, the litert-torch converter in its own venv) are not in RUSAGE_SELF.
     child_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
     print(f"command: {' '.join(sys.argv)}")
+    # Other jobs on a shared machine stretch wall time: the CPU time and the load average say how much.
+    print(f"CPU time {cpu_s:.0f} s (this process and its children); load average before {load0:.1f}, "
+          f"after {os.getloadavg()[0]:.1f}")
     print(f"CPU: {cpu_line()}")
     print(f"{a.model} ({a.framework}) -> {a.targets}, workers {a.workers}: {wall:.0f} s wall; peak RSS: "
           f"process tree {sampler.peak_tree_gib:.2f} GiB (sampled), largest process "

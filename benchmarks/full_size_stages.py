@@ -78,6 +78,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--calibration-samples", type=int, default=100)
     ap.add_argument("--latency-runs", type=int, default=30)
+    ap.add_argument("--eval-limit", type=int, default=0,
+                    help="evaluate on this many shipped sample images (random weights: timing only)")
     a = ap.parse_args()
     os.environ["EDGE_INCEPTION_TARGET_WORKERS"] = "never"
 
@@ -91,7 +93,8 @@ def main() -> None:
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as out:
             convert(a.model, framework=a.framework, targets=a.target, out=out, threads=a.threads,
-                    calibration_samples=a.calibration_samples, latency_runs=a.latency_runs)
+                    calibration_samples=a.calibration_samples, latency_runs=a.latency_runs,
+                    **({"eval_data": "sample:evaluation", "eval_limit": a.eval_limit} if a.eval_limit else {}))
         wall = time.perf_counter() - t0
     print(f"command: {' '.join(sys.argv)}")
     print(f"CPU: {cpu_line()}")
