@@ -101,7 +101,7 @@ def _tf_proto(lm: LoadedModel, opset: int):
 def _optimizers_in_place():
     """tf2onnx's ONNX optimizers without a deep copy of the whole graph, weights included, before each
     one (its TF2ONNX_CATCH_ERRORS switch; the copy lets it skip an optimizer that fails). The copies were
-    most of the peak: Keras Inception v3's export 5.56 -> 3.67 GiB RSS and 19.5 -> 11 s (docs/benchmarks.md).
+    the largest part of the peak: Keras Inception v3's export 5.56 -> 4.24 GiB RSS, 19.5 -> 10.9 s (docs/benchmarks.md).
     tf2onnx 1.17 reads only whether the variable is set; any failure is retried with the copies."""
     import gc
     import threading
@@ -111,8 +111,8 @@ def _optimizers_in_place():
     os.environ[key] = "FALSE"
     # tf2onnx's graphs are reference cycles that Python's collector reaches late (a full collection waits
     # for a quarter more long-lived objects, and TensorFlow holds millions): collected every second while
-    # it runs and once after, Inception v3's export peaked 0.6 GiB lower and its process kept 1.4 GiB,
-    # not 4.5 GiB, for the quantizer that follows.
+    # it runs and once after, Inception v3's export peaked 0.6 GiB lower and its process kept 1.75 GiB,
+    # not 4.48 GiB, for the quantizer that follows.
     stop = threading.Event()
 
     def collect() -> None:
