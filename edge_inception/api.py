@@ -154,7 +154,9 @@ def run_convert(model: str | Path | None, opts: ConvertOptions) -> dict:
         ctx = _Context(lm, out, planned, opts.measure, calib, eval_src, qat=qat, compare_ptq=opts.qat.compare_ptq,
                        calibration_plan=plan)
         ctx.fallback = opts.fallback
-        rows = [ctx.run_target(t) for t in resolved]
+        from edge_inception.target_worker import run_targets
+
+        rows = run_targets(model, opts, lm, ctx, resolved)  # a large model: a worker process per target
         report = _report(lm, ctx, rows)
         fb = opts.fallback
         if fb.diagnose or fb.max_drop is not None or fb.min_agreement is not None:  # report.html draws them

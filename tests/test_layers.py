@@ -18,7 +18,7 @@ LAYERS = [
     {"quantizers", "evaluation", "artifacts"},
     {"qat"},
     {"report", "gating", "devices", "diagnose"},
-    {"api", "measure", "venv_worker", "__init__"},
+    {"api", "measure", "venv_worker", "target_worker", "__init__"},
     {"sweep"},  # runs convert (api) per cell
     {"cli"},
 ]

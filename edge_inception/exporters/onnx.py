@@ -12,7 +12,9 @@ PyTorch modules go through torch.onnx's dynamo exporter (exporters/_torch.py) an
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 
 from edge_inception._core.atomic import atomic_path
@@ -57,11 +59,21 @@ def _source_function(lm: LoadedModel):
 def onnx_model(lm: LoadedModel, *, opset: int = OPSET):
     """The float32 ONNX ModelProto of ``lm``, with input 'image' [batch, ...] in the model's own layout
     (NHWC for Keras, NCHW for PyTorch) and output 'logits'."""
-    proto, converter = ONNX_GRAPHS.get(lm.kind)(lm, opset)
-    _rename_io(proto)
-    _set_metadata(proto, {SPEC_KEY: json.dumps(lm.spec.to_dict()), "edge_inception.source_kind": lm.kind,
-                          "edge_inception.converter": converter})
-    return proto
+    import onnx
+
+    # One export per model and opset: the onnx-fp32 reference and the quantizer's input are the same
+    # graph, and a full-size export is the slowest and most memory-hungry step (docs/benchmarks.md).
+    # Kept on the LoadedModel, so it lives only as long as the model; callers get a copy to change.
+    memo = lm.__dict__.setdefault("_onnx_exports", {})
+    if opset not in memo:
+        proto, converter = ONNX_GRAPHS.get(lm.kind)(lm, opset)
+        _rename_io(proto)
+        _set_metadata(proto, {SPEC_KEY: json.dumps(lm.spec.to_dict()), "edge_inception.source_kind": lm.kind,
+                              "edge_inception.converter": converter})
+        memo[opset] = proto
+    copy = onnx.ModelProto()
+    copy.CopyFrom(memo[opset])
+    return copy
 
 
 @ONNX_GRAPHS.register(*TF_KINDS)
@@ -73,12 +85,52 @@ def _tf_proto(lm: LoadedModel, opset: int):
 
     fn, signature = _source_function(lm)
     try:
-        with quiet_native():
-            proto, _ = tf2onnx.convert.from_function(fn, input_signature=signature, opset=opset)
+        try:
+            with quiet_native(), _optimizers_in_place():
+                proto, _ = tf2onnx.convert.from_function(fn, input_signature=signature, opset=opset)
+        except Exception:  # noqa: BLE001 - an optimizer that fails in place: again the way tf2onnx skips it
+            with quiet_native():
+                proto, _ = tf2onnx.convert.from_function(fn, input_signature=signature, opset=opset)
     except Exception as e:  # noqa: BLE001 - tf2onnx raises plain exceptions of many types
         msg = " ".join(str(e).split())
         raise TargetFailed(f"ONNX export with tf2onnx failed: {msg[:300] or type(e).__name__}") from None
     return proto, f"tf2onnx {tf2onnx.__version__}, tensorflow {tf.__version__}"
+
+
+@contextlib.contextmanager
+def _optimizers_in_place():
+    """tf2onnx's ONNX optimizers without a deep copy of the whole graph, weights included, before each
+    one (its TF2ONNX_CATCH_ERRORS switch; the copy lets it skip an optimizer that fails). The copies were
+    the largest part of the peak: Keras Inception v3's export 5.56 -> 4.24 GiB RSS, 19.5 -> 10.9 s (docs/benchmarks.md).
+    tf2onnx 1.17 reads only whether the variable is set; any failure is retried with the copies."""
+    import gc
+    import threading
+
+    key = "TF2ONNX_CATCH_ERRORS"
+    saved = os.environ.get(key)
+    os.environ[key] = "FALSE"
+    # tf2onnx's graphs are reference cycles that Python's collector reaches late (a full collection waits
+    # for a quarter more long-lived objects, and TensorFlow holds millions): collected every second while
+    # it runs and once after, Inception v3's export peaked 0.6 GiB lower and its process kept 1.75 GiB,
+    # not 4.48 GiB, for the quantizer that follows.
+    stop = threading.Event()
+
+    def collect() -> None:
+        while not stop.wait(1.0):
+            gc.collect()
+
+    collector = threading.Thread(target=collect, name="tf2onnx-gc", daemon=True)
+    collector.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        collector.join()
+        gc.collect()
+        if saved is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = saved
 
 
 @ONNX_GRAPHS.register("torch")

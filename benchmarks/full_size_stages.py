@@ -1,0 +1,112 @@
+"""Wall time and peak RSS of each stage of a full-size conversion, to find which stage peaks.
+
+    flock /tmp/bigmem.lock python benchmarks/full_size_stages.py inception-v3 --framework keras --target onnx-int8
+
+Runs ``convert`` in this process (EDGE_INCEPTION_TARGET_WORKERS=never) with the pipeline's stage
+functions wrapped: model load, float export (per format), quantization (calibration runs inside the
+converters, so it is timed with them; ORT's pre-processing and quantize_static are shown apart), the
+converters' inner steps (tf2onnx freezing/grappler/optimizers, OpenVINO convert_model, nncf.quantize),
+verification, evaluation and latency. For each stage: wall time, the peak RSS of this process and its
+children while it ran (sampled every 50 ms, benchmarks/_rss.py), and the RSS left when it ended (what a
+later stage in the same process starts from). Nested stages are indented.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _rss import GIB, TreeSampler, cpu_line  # noqa: E402
+
+# (module, attribute) of each wrapped stage; a module that is not installed is skipped.
+STAGES = [
+    ("edge_inception.models.loader", "load_model", "load model"),
+    ("edge_inception.exporters", "export", "float export"),
+    ("edge_inception.quantizers", "quantize", "calibrate + quantize"),
+    ("edge_inception.validate", "validate", "verify against the profile"),
+    ("edge_inception.evaluation.accuracy", "predict", "evaluate"),
+    ("edge_inception.evaluation.latency", "paired_latency", "latency"),
+    ("tf2onnx.convert", "from_function", "tf2onnx from_function"),
+    ("tf2onnx.tf_loader", "from_function", "tf2onnx freeze + grappler"),
+    ("tf2onnx.optimizer", "optimize_graph", "tf2onnx ONNX optimizers"),
+    ("onnxruntime.quantization.shape_inference", "quant_pre_process", "ORT quant_pre_process"),
+    ("onnxruntime.quantization", "quantize_static", "ORT quantize_static (calibration included)"),
+    ("openvino", "convert_model", "openvino.convert_model"),
+    ("nncf", "quantize", "nncf.quantize (calibration included)"),
+    ("edge_inception.exporters._torch", "torch_to_onnx", "torch.onnx export"),
+    ("edge_inception.exporters._litert_torch", "torch_to_tflite", "litert-torch (subprocess)"),
+]
+
+
+def _wrap(depth: list[int], log: list, module: str, attr: str, label: str) -> None:
+    import psutil
+
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return
+    original = getattr(mod, attr)
+
+    @functools.wraps(original)
+    def timed(*args, **kwargs):
+        depth[0] += 1
+        start_len = len(log)
+        log.append(None)  # keeps the parent stage above its children
+        t0 = time.perf_counter()
+        with TreeSampler() as inner:
+            try:
+                return original(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                left = psutil.Process().memory_info().rss / GIB
+                log[start_len] = (depth[0], label, time.perf_counter() - t0, inner.peak_tree_gib, left)
+
+    setattr(mod, attr, timed)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model", nargs="?", default="inception-v3")
+    ap.add_argument("--framework", default="keras", choices=["keras", "torch"])
+    ap.add_argument("--target", default="onnx-int8")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--calibration-samples", type=int, default=100)
+    ap.add_argument("--latency-runs", type=int, default=30)
+    ap.add_argument("--eval-limit", type=int, default=0,
+                    help="evaluate on this many shipped sample images (random weights: timing only)")
+    a = ap.parse_args()
+    os.environ["EDGE_INCEPTION_TARGET_WORKERS"] = "never"
+
+    log: list = []
+    with TreeSampler() as sampler:
+        depth = [0]  # nesting of the stage being timed, shared by every wrapper
+        for module, attr, label in STAGES:
+            _wrap(depth, log, module, attr, label)
+        from edge_inception.api import convert
+
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as out:
+            convert(a.model, framework=a.framework, targets=a.target, out=out, threads=a.threads,
+                    calibration_samples=a.calibration_samples, latency_runs=a.latency_runs,
+                    **({"eval_data": "sample:evaluation", "eval_limit": a.eval_limit} if a.eval_limit else {}))
+        wall = time.perf_counter() - t0
+    print(f"command: {' '.join(sys.argv)}")
+    print(f"CPU: {cpu_line()}")
+    print(f"{a.model} ({a.framework}) -> {a.target} in one process: {wall:.0f} s, peak RSS "
+          f"{sampler.peak_tree_gib:.2f} GiB (process and children, sampled)")
+    print(f"{'stage':52} {'wall s':>7} {'peak GiB':>9} {'RSS after':>9}")
+    for entry in log:
+        if entry is None:
+            continue
+        depth, label, wall_s, peak, left = entry
+        print(f"{'  ' * depth + label:52} {wall_s:7.1f} {peak:9.2f} {left:9.2f}")
+
+
+if __name__ == "__main__":
+    main()
