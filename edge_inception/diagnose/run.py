@@ -94,7 +94,7 @@ def diagnose_artifact(path: Path, *, lm, graph: SourceGraph, source, samples: in
     mapped = sorted({s for s, _ in mapping.values() if s and graph.layers[s].kind != "input"},
                     key=lambda n: graph.layers[n].index)
     probe = probe_for(lm, mapped)
-    perms = _layouts(tracer, mapping, graph, probe, first[:1])
+    perms, gains = _layouts(tracer, mapping, graph, probe, first[: min(4, len(first))])
     fed = {k for k, perm in perms.items() if perm is not None}
     tracer.prepare_local(sorted(fed))
     # An op reading a quantized tensor that is not fed (no source layer to take it from) computes from the
@@ -115,13 +115,13 @@ def diagnose_artifact(path: Path, *, lm, graph: SourceGraph, source, samples: in
             for p in tracer.points:
                 s = mapping[p.key][0]
                 if s is not None and perms.get(p.key) is not None:
-                    feeds[p.key] = unarrange(refs[s], perms[p.key], got_acc[p.key].shape)
+                    feeds[p.key] = unarrange(refs[s] * gains.get(p.key, 1.0), perms[p.key], got_acc[p.key].shape)
             got_loc = tracer.local(x, feeds)
             for p in tracer.points:
                 s = mapping[p.key][0]
                 if s is None or perms.get(p.key) is None:
                     continue
-                ref = refs[s]
+                ref = refs[s] * gains[p.key] if p.key in gains else refs[s]
                 a = arrange(got_acc[p.key], perms[p.key], ref.shape)
                 lo = arrange(got_loc[p.key], perms[p.key], ref.shape)
                 q = dict(scale=p.scale, zero_point=p.zero_point, qmin=p.qmin, qmax=p.qmax)
@@ -150,6 +150,10 @@ def diagnose_artifact(path: Path, *, lm, graph: SourceGraph, source, samples: in
                "source_index": graph.layers[s].index if s else None,
                "scale": p.scale, "zero_point": p.zero_point, "qmin": p.qmin, "qmax": p.qmax,
                "consumers": list(p.consumers), "requantized_for": list(p.requantized_for)}
+        if p.key in gains:
+            row["gain"] = round(gains[p.key], 5)
+            row["note"] = (f"the artifact computes this tensor x{gains[p.key]:.4g} (a constant the converter "
+                           "folded into it, such as a residual scale): compared in the artifact's units")
         if p.key in acc:
             row["local"] = loc[p.key].summary() if p.key in loc else {}
             row["accumulated"] = acc[p.key].summary()
@@ -172,15 +176,42 @@ def diagnose_artifact(path: Path, *, lm, graph: SourceGraph, source, samples: in
             "wall_s": round(time.perf_counter() - t0, 2), "layers": ranked}
 
 
-def _layouts(tracer, mapping, graph, probe, x) -> dict:
-    """point key -> how its tensor is arranged against its source layer's (None: no arrangement fits)."""
+def _layouts(tracer, mapping, graph, probe, x) -> tuple[dict, dict]:
+    """(point key -> how its tensor is arranged against its source layer's, None where no arrangement
+    fits; point key -> the constant gain the artifact's tensor carries against the source layer's)."""
     refs = probe.run(x) | {lay.name: x for lay in graph.order if lay.kind == "input"}
     got = tracer.accumulated(x)
-    out = {}
+    perms, gains = {}, {}
     for p in tracer.points:
         s = mapping[p.key][0]
-        out[p.key] = to_source_layout(got[p.key], refs[s].shape)[1] if s is not None else None
-    return out
+        perms[p.key] = to_source_layout(got[p.key], refs[s].shape)[1] if s is not None else None
+        if perms[p.key] is not None:
+            gain = folded_gain(arrange(got[p.key], perms[p.key], refs[s].shape), refs[s])
+            if gain is not None:
+                gains[p.key] = gain
+    return perms, gains
+
+
+def folded_gain(value: np.ndarray, ref: np.ndarray) -> float | None:
+    """The constant c with ``value`` = c * ``ref`` where a converter folded a multiplication into the op
+    (OpenVINO folds Inception-ResNet's residual scale into the 1x1 projection before it); None when the
+    tensor is the source layer's own. Taken only when scaling explains the difference, not error: the
+    scaled fit must be good (>= 15 dB) and 6 dB better than the plain one, so a clipped or badly
+    quantized layer, whose least-squares gain also moves off 1, keeps its error."""
+    a, r = value.astype(np.float64).ravel(), ref.astype(np.float64).ravel()
+    rr = r @ r
+    if not rr or not (a @ a):
+        return None
+    c = float(a @ r / rr)
+    if c <= 0 or abs(c - 1) < 0.05:
+        return None
+
+    def sqnr(x):
+        err = (a - x) @ (a - x)
+        return float("inf") if not err else 10 * np.log10((a @ a) / err)
+
+    scaled, plain = sqnr(c * r), sqnr(r)
+    return c if scaled >= 15 and scaled >= plain + 6 else None
 
 
 def _score(row: dict) -> float | None:

@@ -77,7 +77,7 @@ def is_zoo_model(name: str) -> bool:
 def create_model(name: str, *, framework: str = "keras", pretrained: bool = True):
     """Build a zoo model; with ``pretrained`` load its shipped weights (an error if none ship)."""
     entry = get_entry(name, framework)
-    model = entry.builder()
+    model = entry.builder() if pretrained else _seeded(entry.builder, framework)
     if framework == "torch":
         model.eval()  # deployment mode with or without trained weights: no dropout, BN statistics frozen
     if pretrained:
@@ -86,6 +86,25 @@ def create_model(name: str, *, framework: str = "keras", pretrained: bool = True
                              fix="pass pretrained=False for random weights")
         _load_weights(model, entry)
     return model
+
+
+RANDOM_BUILD_SEED = 0
+
+
+def _seeded(builder, framework: str):
+    """A random-weight build that every process makes alike: convert's per-target workers and a sweep's
+    cells each build the model again, and their artifacts must come from one network (and one cache key).
+    PyTorch's generator is restored afterwards; Keras has no such scope, so its global seed stays set."""
+    if framework == "torch":
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_BUILD_SEED)
+            return builder()
+    import keras
+
+    keras.utils.set_random_seed(RANDOM_BUILD_SEED)
+    return builder()
 
 
 def _load_weights(model, entry: ZooEntry) -> None:
