@@ -362,3 +362,17 @@ def test_convert_max_drop_finds_the_plan_and_diagnose_writes_beside_the_report(p
     assert not (tmp_path / "diagnose.html").exists()  # no second page beside the report
     md = (tmp_path / "report.md").read_text()
     assert "Where int8 loses accuracy" in md and "mix\\_concat" in md
+
+
+def test_a_folded_constant_is_a_gain_and_clipping_is_not():
+    """OpenVINO folds Inception-ResNet's residual scale into the projection: that tensor is 0.17x the
+    source layer's and is compared in its own units; a clipped or noisy layer keeps its error."""
+    from edge_inception.diagnose.run import folded_gain
+
+    rng = np.random.default_rng(0)
+    ref = np.maximum(rng.normal(size=(8, 6, 6, 16)), 0).astype(np.float32)
+    step = 0.17 * ref.max() / 255
+    scaled = np.round(0.17 * ref / step) * step  # int8 rounding of the scaled tensor
+    assert abs(folded_gain(scaled, ref) - 0.17) < 0.005
+    assert folded_gain(ref + rng.normal(scale=0.01, size=ref.shape), ref) is None  # its own, with noise
+    assert folded_gain(np.minimum(ref, np.quantile(ref, 0.6)), ref) is None  # clipped hard: error, not a gain
