@@ -200,3 +200,22 @@ def test_rerun_pattern_and_reproduce(resumed, run_cli, tmp_path):
                              "--out", str(tmp_path / "again"))
     assert code == 0, err
     assert "artifact identical to the cell's" in out
+
+
+def test_a_worker_of_another_isa_refuses_the_cell(local_ray, tmp_path, monkeypatch):
+    """The key names the driver's ISA; a Ray worker whose CPU differs would build another artifact (ONNX
+    Runtime's int8 types follow VNNI), so it refuses the cell before any work. Here the driver is made
+    to key as if it lacked (or had) VNNI; the real workers see this machine's CPU."""
+    from edge_inception import sweep
+    from edge_inception.sweep import cache
+
+    real = cache.host_identity()
+    flipped = {**real, "isa": {**real["isa"], "vnni": not real["isa"]["vnni"]}}
+    monkeypatch.setattr(cache, "host_identity", lambda: flipped)
+    path = tmp_path / "isa.toml"
+    path.write_text('targets = ["onnx-int8"]\n[run]\ncpus_per_cell = 1\nmemory_gb_per_cell = 0.5\nmax_retries = 0\n')
+    report = sweep(path, out=tmp_path / "out")
+    row = report["targets"][0]
+    assert report["status"] == "failed" and row["status"] == "failed"
+    assert row["message"].startswith("this Ray node's CPU differs from the one the cell is keyed for (vnni ")
+    assert not list((tmp_path / "out" / "cache").glob("??/*"))  # nothing cached under the wrong key

@@ -70,6 +70,10 @@ def _remote_cell(job: dict, staging_root: str, probe: tuple[str, str], transfer:
 
     from edge_inception.sweep.cell import run_cell
 
+    mismatch = host_mismatch(job)
+    if mismatch:  # before any work: this node would build another artifact than the key says
+        return {"id": job["id"], "key": job["key"], "status": "failed", "node": ray.get_runtime_context().get_node_id(),
+                "row": {"target": job["target"], "status": "failed", "message": mismatch}, "files": {}}
     probe_path = Path(probe[0])
     shared = transfer == "shared" or (transfer == "auto" and probe_path.is_file()
                                       and probe_path.read_text() == probe[1])
@@ -99,6 +103,23 @@ def _remote_cell(job: dict, staging_root: str, probe: tuple[str, str], transfer:
         shutil.rmtree(stage, ignore_errors=True)
         if not shared:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def host_mismatch(job: dict) -> str | None:
+    """The cell's key names the architecture and int8-relevant ISA flags of the machine that keyed it
+    (the driver); convert's int8 choices follow the ISA of the machine that converts (ONNX Runtime's
+    U8S8 on VNNI x86, U8U8 elsewhere). A worker of another ISA would cache its artifact under a key
+    that says otherwise, so it refuses the cell, in one line that says which flags differ."""
+    from edge_inception.sweep.cache import host_identity
+
+    keyed, here = (job.get("inputs") or {}).get("host"), host_identity()
+    if keyed is None or keyed == here:
+        return None
+    flags = sorted(k for k in set(keyed["isa"]) | set(here["isa"]) if keyed["isa"].get(k) != here["isa"].get(k))
+    what = ", ".join(f"{k} {'yes' if here['isa'].get(k) else 'no'} here, {'yes' if keyed['isa'].get(k) else 'no'}"
+                     " in the key" for k in flags) or f"machine {here['machine']} here, {keyed['machine']} in the key"
+    return (f"this Ray node's CPU differs from the one the cell is keyed for ({what}): its int8 settings would "
+            "differ (start the sweep on a node of the workers' CPU, or give the sweep a cluster of one CPU kind)")
 
 
 CHUNK = 8 << 20  # bytes per transfer call: what the object store holds at once per cell stays bounded
