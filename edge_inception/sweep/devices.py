@@ -190,8 +190,11 @@ def measure_on_device(job: dict, row: dict, device: SweepDevice, *, eval_data: s
                                             "message": f"device {device.name}: {reason}"},
                       wall_s=time.perf_counter() - t0)
         return record
+    # The conversion's own figures of where it ran (its latency, memory, and the notes about them) stay on
+    # its row; this row keeps what belongs to the artifact (size, verification, calibration, gate).
     out = {k: v for k, v in row.items() if k not in ("latency", "engine", "load_ms", "devices", "measured_on",
-                                                      "rss_mb", "rss_delta_mb", "peak_rss_mb")}
+                                                      "rss_mb", "rss_delta_mb", "peak_rss_mb", "notes")}
+    out["notes"] = [f"the artifact of {job['id']}, measured on device {device.name}"]
     out.update(latency=part["latency"], measured_on=part["measured_on"], engine=part.get("engine"),
                load_ms=part.get("load_ms"), device_name=device.name, device_section=bench.get("device"))
     if accuracy_on is not None:
