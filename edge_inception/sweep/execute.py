@@ -288,7 +288,10 @@ def run_ray(jobs: list[dict], cache: CellCache, *, run, address: str | None) -> 
         task = ray.remote(num_cpus=run.cpus_per_cell, memory=int(run.memory_gb_per_cell * 2**30),
                           max_retries=run.max_retries, max_calls=run.cells_per_worker,
                           retry_exceptions=False)(_remote_cell)
-        collector = None if run.transfer == "shared" else _start_collector(cache.staging_root)
+        # One node is the driver's own (it is attached to it), which sees the cache: no collector needed there.
+        several = len([n for n in ray.nodes() if n.get("Alive")]) > 1
+        wanted = run.transfer == "object_store" or (run.transfer == "auto" and several)
+        collector = _start_collector(cache.staging_root) if wanted else None
         try:
             refs = {task.remote(job, str(cache.staging_root), (str(probe), token), run.transfer, collector): job
                     for job in jobs}
