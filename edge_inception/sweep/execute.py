@@ -285,12 +285,9 @@ def run_ray(jobs: list[dict], cache: CellCache, *, run, address: str | None) -> 
         probe = cache.staging_root / f"probe-{uuid.uuid4().hex[:8]}"
         token = uuid.uuid4().hex
         probe.write_text(token)
-        # SPREAD: cells go to the nodes with room first, not packed onto the driver's node until it is half
-        # used (Ray's default); full-size conversions are memory-bound, and a busy head's stale view of the
-        # other nodes once left a two-node sweep's second cell waiting on the head.
         task = ray.remote(num_cpus=run.cpus_per_cell, memory=int(run.memory_gb_per_cell * 2**30),
                           max_retries=run.max_retries, max_calls=run.cells_per_worker,
-                          retry_exceptions=False, scheduling_strategy="SPREAD")(_remote_cell)
+                          retry_exceptions=False)(_remote_cell)
         # One node is the driver's own (it is attached to it), which sees the cache: no collector needed there.
         several = len([n for n in ray.nodes() if n.get("Alive")]) > 1
         wanted = run.transfer == "object_store" or (run.transfer == "auto" and several)
