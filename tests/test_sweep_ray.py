@@ -24,8 +24,9 @@ from edge_inception.sweep.cache import CellCache
 
 REPO = Path(edge_inception.__file__).resolve().parents[1]
 TARGETS = ["tflite-int8", "onnx-int8", "openvino-int8"]
-# "default": each profile's own calibration, and the whole shipped evaluation sample, as
-# every_target_job converts; "c16": 16 calibration images, converted below by `convert` alone.
+# "default": each profile's own calibration, as every_target_job converts (on all 2,000 sample images:
+# the sweep's 100 are a seeded subset of them, compared image by image); "c16": 16 calibration images,
+# converted below by `convert` alone.
 SWEEP = """
 targets = ["tflite-int8", "onnx-int8", "openvino-int8"]
 models = ["inception-mini"]
@@ -34,6 +35,8 @@ name = "default"
 [[recipes]]
 name = "c16"
 calibration_samples = 16
+[evaluation]
+limit = 100
 [measure]
 threads = 1
 latency_runs = 2
@@ -115,7 +118,8 @@ def one_by_one(tmp_path_factory, every_target_job):
 
     root = tmp_path_factory.mktemp("convert")
     _, _, defaults = every_target_job
-    c16 = convert(targets=TARGETS, calibration_samples=16, latency_runs=2, threads=1, out=root / "c16")
+    c16 = convert(targets=TARGETS, calibration_samples=16, eval_limit=100, latency_runs=2, threads=1,
+                  out=root / "c16")
     return {"default": {t: defaults[t] for t in TARGETS}, "c16": {r["target"]: r for r in c16["targets"]}}
 
 
@@ -150,11 +154,32 @@ def test_sweep_equals_convert_cell_by_cell(resumed, one_by_one):
     for row in rows:
         ref = one_by_one[row["cell"]["recipe"]][row["target"]]
         assert row["status"] == ref["status"] == "ok"
-        assert row["accuracy"]["top1"] == ref["accuracy"]["top1"], row["cell"]["id"]
-        assert row["accuracy"]["float_top1"] == ref["accuracy"]["float_top1"]
-        assert row["accuracy"]["per_sample"] == ref["accuracy"]["per_sample"], row["cell"]["id"]
+        acc, want = row["accuracy"], ref["accuracy"]
+        if want["n"] != acc["n"]:  # every_target_job's 2,000 images: the same per-image outcomes on our 100
+            want = _on_subset(want, acc["n"])
+        assert acc["top1"] == want["top1"], row["cell"]["id"]
+        assert acc["float_top1"] == want["float_top1"]
+        for bits in ("candidate_correct", "reference_correct", "agree"):
+            assert acc["per_sample"][bits] == want["per_sample"][bits], (row["cell"]["id"], bits)
         assert row["cell"]["pid"] != os.getpid()  # run in a Ray worker, not in this process
         assert Path(row["artifact"]).is_file()
+
+
+def _on_subset(acc: dict, n: int) -> dict:
+    """A convert row's accuracy on all the sample's images, cut to the seeded subset of ``n`` that
+    open_source(limit=n) draws (its own subset function picks the indices)."""
+    import numpy as np
+
+    from edge_inception.data.readers import ArraySource, _subset
+    from edge_inception.evaluation.stats import decode_bits, encode_bits
+
+    total = acc["n"]
+    idx = _subset(ArraySource("index", np.arange(total), None), n, 0).images
+    per = {k: decode_bits(acc["per_sample"][k], total)[idx] for k in ("candidate_correct", "reference_correct",
+                                                                       "agree")}
+    return {"n": n, "top1": float(per["candidate_correct"].mean()),
+            "float_top1": float(per["reference_correct"].mean()),
+            "per_sample": {k: encode_bits(v) for k, v in per.items()}}
 
 
 def test_report_views_and_pareto(resumed):
