@@ -4,8 +4,9 @@ and the cells per minute of each; prints the CPU and its int8-relevant flags wit
     python benchmarks/sweep_serial_vs_ray.py                      # the test sweep: inception-mini x 3 x 2
     python benchmarks/sweep_serial_vs_ray.py my-sweep.toml --only ray
 
-The default sweep is the one tests/test_sweep_ray.py runs: inception-mini to tflite-int8, onnx-int8
-and openvino-int8 with two calibration recipes, 100 evaluation images, 3 latency runs. Both runs
+The default sweep is the one docs/sweep.md's figures were measured with (tests/test_sweep_ray.py ran
+it until 2026-12-02): inception-mini to tflite-int8, onnx-int8 and openvino-int8 with two
+calibration recipes, 100 evaluation images, 3 latency runs. Both runs
 happen in one invocation so their ratio compares like with like; other load on the machine changes
 both (the uptime load average is printed before and after).
 """

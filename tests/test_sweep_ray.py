@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import psutil
@@ -42,12 +43,20 @@ max_retries = 0
 """
 
 
+TOKEN = uuid.uuid4().hex  # in this Ray's workers' environment: which workers are ours
+
+
 def _cell_workers() -> list[psutil.Process]:
-    """Ray workers running a cell now (Ray titles a busy worker 'ray::<function>')."""
+    """This test's Ray workers running a cell now (Ray titles a busy worker 'ray::<function>'). Only
+    ours: another Ray on the machine (the cluster test, under pytest -n 2) is not to be touched."""
     found = []
     for p in psutil.process_iter(["pid", "cmdline"]):
         if any("ray::_remote_cell" in part for part in (p.info["cmdline"] or [])):
-            found.append(p)
+            try:
+                if p.environ().get("EI_TEST_RAY") == TOKEN:
+                    found.append(p)
+            except psutil.Error:
+                continue
     return found
 
 
@@ -70,7 +79,7 @@ def local_ray():
     # Workers import this tree (the one under test), whatever is installed.
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=200 << 20,
-             runtime_env={"env_vars": {"PYTHONPATH": path, "EDGE_INCEPTION_QUIET": "1"}})
+             runtime_env={"env_vars": {"PYTHONPATH": path, "EDGE_INCEPTION_QUIET": "1", "EI_TEST_RAY": TOKEN}})
     yield
     ray.shutdown()
 
@@ -189,3 +198,22 @@ def test_rerun_pattern_and_reproduce(resumed, run_cli, tmp_path):
                              "--out", str(tmp_path / "again"))
     assert code == 0, err
     assert "artifact identical to the cell's" in out
+
+
+def test_a_worker_of_another_isa_refuses_the_cell(local_ray, tmp_path, monkeypatch):
+    """The key names the driver's ISA; a Ray worker whose CPU differs would build another artifact (ONNX
+    Runtime's int8 types follow VNNI), so it refuses the cell before any work. Here the driver is made
+    to key as if it lacked (or had) VNNI; the real workers see this machine's CPU."""
+    from edge_inception import sweep
+    from edge_inception.sweep import cache
+
+    real = cache.host_identity()
+    flipped = {**real, "isa": {**real["isa"], "vnni": not real["isa"]["vnni"]}}
+    monkeypatch.setattr(cache, "host_identity", lambda: flipped)
+    path = tmp_path / "isa.toml"
+    path.write_text('targets = ["onnx-int8"]\n[run]\ncpus_per_cell = 1\nmemory_gb_per_cell = 0.5\nmax_retries = 0\n')
+    report = sweep(path, out=tmp_path / "out")
+    row = report["targets"][0]
+    assert report["status"] == "failed" and row["status"] == "failed"
+    assert row["message"].startswith("this Ray node's CPU differs from the one the cell is keyed for (vnni ")
+    assert not list((tmp_path / "out" / "cache").glob("??/*"))  # nothing cached under the wrong key

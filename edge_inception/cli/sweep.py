@@ -20,6 +20,7 @@ Examples:
 A sweep file (TOML):
   targets = ["tflite-int8", "onnx-int8", "openvino-int8"]
   models = ["inception-mini"]            # or [[models]] model = "m.keras", name, framework
+  devices = ["pi", "local"]              # each measures every cell's artifact: a row per device
   [[recipes]]                            # calibration settings; default: convert's
   name = "c64"
   calibration_samples = 64
@@ -33,7 +34,8 @@ A sweep file (TOML):
   cpus_per_cell = 1
   memory_gb_per_cell = 2.0
 
-Cell ids are MODEL/TARGET/RECIPE/METHOD. Finished cells are kept in OUT/cache by the hash of their
+Cell ids are MODEL/TARGET/RECIPE/METHOD, and MODEL/TARGET/RECIPE/METHOD@DEVICE for a device's row
+(--rerun '*@pi' measures on pi again). Finished cells are kept in OUT/cache by the hash of their
 inputs and never computed again; an interrupted sweep resumes when run again. Exit 1 if a cell failed.
 """
 
@@ -50,8 +52,9 @@ inputs and never computed again; an interrupted sweep resumes when run again. Ex
 @_options.force
 @_options.json_out
 def command(file, out, address, rerun, serial, force, as_json):
-    """Run every cell of the sweep FILE (models x targets x recipes x methods) and write one report
-    with every cell's row and the Pareto front of top-1 change, latency and size."""
+    """Run every cell of the sweep FILE (models x targets x recipes x methods, each measured on the
+    file's devices) and write one report with every row and the Pareto front of top-1 change, latency
+    and size."""
     from edge_inception.sweep import sweep
     from edge_inception.sweep.report import print_sweep_table
 

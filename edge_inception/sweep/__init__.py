@@ -38,6 +38,7 @@ def sweep(file: str | Path, *, out: str | Path = "edge-inception-sweep", address
     from edge_inception._core.progress import progress
     from edge_inception.sweep.cache import CellCache, cell_inputs, cell_key, host_identity, library_versions
     from edge_inception.sweep.cell import cell_job
+    from edge_inception.sweep.devices import DeviceRows, prepare_devices
     from edge_inception.sweep.execute import NO_RAY, ray_available, run_jobs
     from edge_inception.sweep.report import build_report, write_sweep_report
     from edge_inception.sweep.spec import expand, load_sweep
@@ -49,6 +50,7 @@ def sweep(file: str | Path, *, out: str | Path = "edge-inception-sweep", address
     if report_path.exists() and not force:
         raise InputError(report_path, "already exists", fix="pass --force to write the sweep's report again "
                          "(cached cells are reused), or choose another --out")
+    devices = prepare_devices(spec, path=Path(file))  # each reached before any work: exit 2 if one cannot be
     cache = CellCache(spec.run.cache or out / "cache")
     versions, host = library_versions(), host_identity()
     evaluation = {m.label: _eval_fingerprint(m, spec) for m in spec.model_entries()}
@@ -56,18 +58,21 @@ def sweep(file: str | Path, *, out: str | Path = "edge-inception-sweep", address
     for cell in cells:
         inputs = cell_inputs(cell, spec, evaluation=evaluation[cell.model.label], versions=versions, host=host)
         keyed.append((cell, cell_key(inputs), inputs))
-    forced = {c.id for c, _, _ in keyed if any(fnmatch.fnmatchcase(c.id, p) for p in rerun)}
+    ids = [c.id for c, _, _ in keyed] + [f"{c.id}@{d.name}" for c, _, _ in keyed for d in devices]
+    forced = {i for i in ids if any(fnmatch.fnmatchcase(i, p) for p in rerun)}
     cached = {key: rec for c, key, _ in keyed if c.id not in forced and (rec := cache.lookup(key)) is not None}
     jobs, seen = [], set(cached)
     for cell, key, inputs in keyed:
         if key not in seen:  # two cells with the same inputs are one computation
             seen.add(key)
             jobs.append(cell_job(cell, spec, key=key, inputs=inputs))
-    cache.clear_staging({j["key"] for j in jobs})
+    on_devices = DeviceRows(keyed, devices, spec, cache=cache, forced=forced,
+                            eval_refs={m.label: _eval_ref(m, spec) for m in spec.model_entries()})
+    cache.clear_staging({j["key"] for j in jobs} | on_devices.pending_keys)
     backend = "serial" if serial or not ray_available() else "ray"
     why = f": {NO_RAY}" if backend == "serial" and not serial else ""
-    print(f"sweep: {len(cells)} cells, {len(cells) - len(jobs)} cached, {len(jobs)} to run ({backend}{why})",
-          file=sys.stderr, flush=True)
+    print(f"sweep: {len(cells)} cells, {len(cells) - len(jobs)} cached, {len(jobs)} to run ({backend}{why})"
+          + on_devices.summary(), file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     fresh: dict[str, dict] = {}
     with progress("sweep: running cells", total=len(jobs)) as advance:
@@ -76,22 +81,29 @@ def sweep(file: str | Path, *, out: str | Path = "edge-inception-sweep", address
             status = record["status"] if record["status"] == "ok" else f"failed: {record['row'].get('message', '')}"
             print(f"  {record['id']}: {status}", file=sys.stderr, flush=True)
             advance(1)
+            on_devices.conversion_done(record)  # measured on each device now, while Ray converts the rest
+    on_devices.finish(cached)  # cached conversions a device has not measured yet
     wall = time.perf_counter() - t0
     report = build_report(keyed, cached=cached, fresh=fresh, cache=cache, spec=spec, file=Path(file),
-                          backend=backend, wall_s=wall)
+                          backend=backend, wall_s=wall, devices=on_devices)
     write_sweep_report(report, out)
     return report
 
 
-def _eval_fingerprint(model, spec) -> dict | None:
+def _eval_ref(model, spec) -> str | None:
     """What convert evaluates a cell on: the sweep's data, else the shipped sample for a zoo model."""
     from edge_inception.models import zoo
-    from edge_inception.sweep.cache import data_fingerprint
 
     ref = spec.evaluation.data
     if ref is None and zoo.is_zoo_model(model.model) and not Path(model.model).exists():
         ref = "sample:evaluation"
-    return data_fingerprint(ref, split="test", limit=spec.evaluation.limit)
+    return ref
+
+
+def _eval_fingerprint(model, spec) -> dict | None:
+    from edge_inception.sweep.cache import data_fingerprint
+
+    return data_fingerprint(_eval_ref(model, spec), split="test", limit=spec.evaluation.limit)
 
 
 class _CallableModule(types.ModuleType):

@@ -10,7 +10,7 @@ What goes into a key: the model's bytes (a zoo model: its architecture module, i
 its ModelSpec; a file or SavedModel: its bytes), the target profile and its float reference's profile
 (their settings, not the path they were read from), the recipe (settings, recipe file bytes,
 calibration data fingerprint), the method's settings (QAT: with the training data's fingerprint), the
-evaluation data's fingerprint, the measurement settings and devices, the versions of the libraries
+evaluation data's fingerprint, the measurement settings, the versions of the libraries
 that convert and run, and the host's architecture and int8-relevant ISA flags (ONNX Runtime's int8
 types follow them). Names (a recipe's, the sweep file's path, --out) are not inputs: renaming
 changes no result. A data fingerprint hashes the files' bytes, not decoded images, so it is cheap.
@@ -184,7 +184,6 @@ def cell_inputs(cell, sweep, *, evaluation: dict | None, versions: dict | None =
         "method": method_identity(cell.method),
         "evaluation": evaluation,
         "measure": sweep.measure.model_dump(),
-        "devices": list(cell.devices),
         "libraries": versions if versions is not None else library_versions(),
         "host": host if host is not None else host_identity(),
     }

@@ -26,7 +26,7 @@ def convert_keywords(cell, sweep) -> dict:
     m = cell.model
     kw: dict = {"targets": [cell.target], "framework": m.framework, "threads": sweep.measure.threads,
                 "latency_runs": sweep.measure.latency_runs, "eval_data": sweep.evaluation.data,
-                "eval_limit": sweep.evaluation.limit, "device": list(cell.devices) or None}
+                "eval_limit": sweep.evaluation.limit}
     kw.update({k: v for k, v in (("weights", m.weights), ("preprocessing", m.preprocessing),
                                  ("input_shape", tuple(m.input_shape) if m.input_shape else None)) if v is not None})
     kw.update(recipe_keywords(cell.recipe))

@@ -7,14 +7,19 @@ at ``address`` / RAY_ADDRESS), else one after another in this process.
 Each Ray task declares the CPUs and memory of one cell (the sweep file's [run]), so Ray never starts
 more conversions than fit. A worker exits after ``cells_per_worker`` cells, handing TensorFlow's and
 the converters' memory back. Artifacts reach the cache by shared storage where the worker sees the
-cache folder (it renames its finished folder into place), else as numpy arrays in Ray's object store,
-which the driver writes straight from shared memory to disk. The driver's PYTHONPATH travels to the
-workers (runtime_env), so a cluster started from a development checkout runs that checkout's code.
+cache folder (it renames its finished folder into place), else through Ray's object store: the worker
+streams its files in 8 MiB chunks to a collector actor on the driver's node, each chunk written to
+the driver's staging folder and acknowledged before the next, and returns only a small reply; the
+driver checks every file against the digest in the cell's record and renames the folder into place.
+Nothing the driver needs is an object left in a worker's node after the task ends (returning the
+files as the task's value did that, and lost them: docs/sweep.md). The driver's PYTHONPATH travels to
+the workers (runtime_env), so a cluster started from a development checkout runs that checkout.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import uuid
@@ -55,17 +60,20 @@ def run_serial(jobs: list[dict], cache: CellCache) -> Iterator[dict]:
         yield record
 
 
-def _remote_cell(job: dict, staging_root: str, probe: tuple[str, str], transfer: str) -> dict:
-    """A Ray task: the cell in a staging folder of the shared cache, or a local one whose files come
-    back through the object store."""
+def _remote_cell(job: dict, staging_root: str, probe: tuple[str, str], transfer: str, collector=None) -> dict:
+    """A Ray task: the cell in a staging folder of the shared cache (renamed into place here), or in a
+    local folder whose files are streamed to the collector on the driver's node before this returns."""
     import shutil
     import tempfile
 
-    import numpy as np
     import ray
 
     from edge_inception.sweep.cell import run_cell
 
+    mismatch = host_mismatch(job)
+    if mismatch:  # before any work: this node would build another artifact than the key says
+        return {"id": job["id"], "key": job["key"], "status": "failed", "node": ray.get_runtime_context().get_node_id(),
+                "row": {"target": job["target"], "status": "failed", "message": mismatch}, "files": {}}
     probe_path = Path(probe[0])
     shared = transfer == "shared" or (transfer == "auto" and probe_path.is_file()
                                       and probe_path.read_text() == probe[1])
@@ -79,7 +87,15 @@ def _remote_cell(job: dict, staging_root: str, probe: tuple[str, str], transfer:
         if shared and record["status"] == "ok":
             CellCache(Path(staging_root).parent).commit(stage, job["key"])
             record["transfer"] = "shared"
-        elif record["status"] == "ok":
+        elif record["status"] == "ok" and collector is not None:
+            record["transfer"] = "object_store"
+            staged = _stream_files(collector, stage, job["key"], record)
+            # Only this small reply travels back as the task's return value (inline, not in the object
+            # store); the full record is the cell.json the driver now has in its staging folder.
+            return {k: record[k] for k in ("id", "key", "status", "node", "transfer", "pid")} | {"staged": staged}
+        elif record["status"] == "ok":  # Ray Client: no collector on the user's machine; files as return value
+            import numpy as np
+
             record["transfer"] = "object_store"
             record["blobs"] = {rel: np.fromfile(stage / rel, dtype=np.uint8) for rel in record["files"]}
         return record
@@ -89,9 +105,98 @@ def _remote_cell(job: dict, staging_root: str, probe: tuple[str, str], transfer:
             shutil.rmtree(root, ignore_errors=True)
 
 
+def host_mismatch(job: dict) -> str | None:
+    """The cell's key names the architecture and int8-relevant ISA flags of the machine that keyed it
+    (the driver); convert's int8 choices follow the ISA of the machine that converts (ONNX Runtime's
+    U8S8 on VNNI x86, U8U8 elsewhere). A worker of another ISA would cache its artifact under a key
+    that says otherwise, so it refuses the cell, in one line that says which flags differ."""
+    from edge_inception.sweep.cache import host_identity
+
+    keyed, here = (job.get("inputs") or {}).get("host"), host_identity()
+    if keyed is None or keyed == here:
+        return None
+    flags = sorted(k for k in set(keyed["isa"]) | set(here["isa"]) if keyed["isa"].get(k) != here["isa"].get(k))
+    what = ", ".join(f"{k} {'yes' if here['isa'].get(k) else 'no'} here, {'yes' if keyed['isa'].get(k) else 'no'}"
+                     " in the key" for k in flags) or f"machine {here['machine']} here, {keyed['machine']} in the key"
+    return (f"this Ray node's CPU differs from the one the cell is keyed for ({what}): its int8 settings would "
+            "differ (start the sweep on a node of the workers' CPU, or give the sweep a cluster of one CPU kind)")
+
+
+CHUNK = 8 << 20  # bytes per transfer call: what the object store holds at once per cell stays bounded
+TRANSFER_TRIES = 3
+
+
+def _stream_files(collector, stage: Path, key: str, record: dict) -> str:
+    """Every file of the finished cell, in chunks, to the collector; each chunk is acknowledged (written
+    to the driver's disk) before the next is sent, so nothing the driver needs outlives this worker. A
+    chunk whose transfer fails is sent again (written at its offset: a repeat is harmless)."""
+    from edge_inception.sweep.cache import RECORD
+
+    (stage / RECORD).write_text(json.dumps(record, indent=2) + "\n")  # now naming its node and transfer
+    name = _ack(lambda: collector.open.remote(key))
+    for rel in sorted(record["files"]):
+        with open(stage / rel, "rb") as f:
+            offset = 0
+            while True:
+                chunk = f.read(CHUNK)
+                _ack(lambda c=chunk, o=offset, r=rel: collector.write.remote(name, r, o, c))
+                offset += len(chunk)
+                if len(chunk) < CHUNK:
+                    break
+    return name
+
+
+def _ack(submit):
+    import ray
+
+    for attempt in range(TRANSFER_TRIES):
+        try:
+            return ray.get(submit(), timeout=300)
+        except (ray.exceptions.RayError, TimeoutError):
+            if attempt == TRANSFER_TRIES - 1:
+                raise
+
+
+class _Collector:
+    """A Ray actor on the driver's node that writes the files workers stream to it into the cache's
+    staging folder; the driver checks each file's digest against the cell's record and commits it."""
+
+    def __init__(self, staging_root: str):
+        self.root = Path(staging_root)
+
+    def open(self, key: str) -> str:
+        name = f"{key}.{uuid.uuid4().hex[:8]}"
+        (self.root / name).mkdir(parents=True)
+        return name
+
+    def write(self, name: str, rel: str, offset: int, data: bytes) -> int:
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise ValueError(f"refused path {rel!r}")
+        dest = self.root / name / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(dest, "wb" if offset == 0 else "r+b") as f:  # chunks come in order, each acknowledged
+            f.seek(offset)
+            f.write(data)
+        return len(data)
+
+
+def _start_collector(staging_root: Path):
+    """The collector, pinned to the driver's node (it writes to the driver's disk) and needing no CPU;
+    None under Ray Client, where the driver's node is not this machine."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    if ray.util.client.ray.is_connected():
+        return None
+    here = ray.get_runtime_context().get_node_id()
+    actor = ray.remote(num_cpus=0, max_concurrency=8, max_restarts=2)(_Collector)
+    return actor.options(scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote(
+        str(staging_root))
+
+
 def _write_blobs(record: dict, cache: CellCache) -> None:
-    """Files returned through the object store: written from shared memory into a staging folder, then
-    renamed into the cache."""
+    """Files returned as the task's value (Ray Client only): written into a staging folder, then renamed
+    into the cache."""
     blobs = record.pop("blobs")
     with cache.staging(record["key"]) as stage:
         for rel, arr in blobs.items():
@@ -99,6 +204,30 @@ def _write_blobs(record: dict, cache: CellCache) -> None:
             dest.parent.mkdir(parents=True, exist_ok=True)
             arr.tofile(dest)
         cache.commit(stage, record["key"])
+
+
+def _commit_staged(reply: dict, job: dict, cache: CellCache) -> dict:
+    """A cell streamed to the collector: its files checked against the digests of its record, then the
+    folder renamed into the cache. A mismatch fails the cell (nothing is cached)."""
+    import shutil
+
+    from edge_inception.sweep.cache import content_sha256
+
+    stage = cache.staging_root / reply["staged"]
+    try:
+        record = json.loads((stage / RECORD).read_text())
+        bad = [rel for rel, digest in record["files"].items()
+               if digest is not None and (not (stage / rel).is_file() or content_sha256(stage / rel) != digest)]
+    except (OSError, ValueError) as e:
+        bad, record = [f"{RECORD} ({e})"], reply
+    if bad:
+        shutil.rmtree(stage, ignore_errors=True)
+        return {**reply, "status": "failed", "row": {"target": job["target"], "status": "failed",
+                                                    "message": f"transfer: {bad[0]} arrived damaged"}}
+    cache.commit(stage, reply["key"])
+    for p in cache.staging_root.glob(f"{reply['key']}.*"):  # what a killed attempt left
+        shutil.rmtree(p, ignore_errors=True)
+    return record
 
 
 def _init_ray(address: str | None):
@@ -159,8 +288,13 @@ def run_ray(jobs: list[dict], cache: CellCache, *, run, address: str | None) -> 
         task = ray.remote(num_cpus=run.cpus_per_cell, memory=int(run.memory_gb_per_cell * 2**30),
                           max_retries=run.max_retries, max_calls=run.cells_per_worker,
                           retry_exceptions=False)(_remote_cell)
+        # One node is the driver's own (it is attached to it), which sees the cache: no collector needed there.
+        several = len([n for n in ray.nodes() if n.get("Alive")]) > 1
+        wanted = run.transfer == "object_store" or (run.transfer == "auto" and several)
+        collector = _start_collector(cache.staging_root) if wanted else None
         try:
-            refs = {task.remote(job, str(cache.staging_root), (str(probe), token), run.transfer): job for job in jobs}
+            refs = {task.remote(job, str(cache.staging_root), (str(probe), token), run.transfer, collector): job
+                    for job in jobs}
             pending = list(refs)
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
@@ -168,6 +302,8 @@ def run_ray(jobs: list[dict], cache: CellCache, *, run, address: str | None) -> 
                 yield _collect(done[0], job, cache)
         finally:
             probe.unlink(missing_ok=True)
+            if collector is not None:
+                ray.kill(collector)
     except KeyboardInterrupt:
         for ref in refs:  # the cells still running stop now; finished ones are already in the cache
             ray.cancel(ref, force=True)
@@ -186,6 +322,8 @@ def _collect(ref, job: dict, cache: CellCache) -> dict:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
         return {"id": job["id"], "key": job["key"], "status": "failed", "node": None,
                 "row": {"target": job["target"], "status": "failed", "message": f"Ray: {type(e).__name__}: {first}"}}
+    if record.get("staged") is not None:
+        return _commit_staged(record, job, cache)
     if record.get("blobs") is not None:
         _write_blobs(record, cache)
     return record

@@ -1,10 +1,11 @@
 """The Pareto front of a sweep (top-1 change up, latency down, size down) and its SVG scatter plot.
 
-    front = pareto_front(rows)              # cell ids no other cell beats on all three
+    front = pareto_front(rows)              # cell ids no other cell (on the same device) beats on all three
     svg_text = pareto_plot(rows, front)     # latency (x) vs top-1 change (y); marker area ~ size
 
-A cell is on the front when no other cell is at least as good on all three objectives and better on
-one. Only cells with all three figures take part; the others are listed under the plot.
+A cell is on the front when no other cell measured on the same device is at least as good on all three
+objectives and better on one; each device (and the cells' own hosts) has its own front and plot.
+Only cells with all three figures take part; the others are listed under the plot.
 """
 
 from __future__ import annotations
@@ -33,9 +34,22 @@ def _dominates(a: tuple, b: tuple) -> bool:
 
 
 def pareto_front(rows: list[dict]) -> list[str]:
-    points = {r["cell"]["id"]: o for r in rows if (o := objectives(r)) is not None}
-    return [cid for cid, p in points.items()
-            if not any(_dominates(q, p) for other, q in points.items() if other != cid)]
+    """The front of each device's rows (the cells' own hosts are one group): a latency on one device is
+    not comparable with another's, so a cell is on the front of the device it was measured on."""
+    front = []
+    for group in by_device(rows).values():
+        points = {r["cell"]["id"]: o for r in group if (o := objectives(r)) is not None}
+        front += [cid for cid, p in points.items()
+                  if not any(_dominates(q, p) for other, q in points.items() if other != cid)]
+    return front
+
+
+def by_device(rows: list[dict]) -> dict[str | None, list[dict]]:
+    """Rows grouped by ``cell.device`` (None: measured where the cell was converted), in first-seen order."""
+    groups: dict[str | None, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r.get("cell") or {}).get("device"), []).append(r)
+    return groups
 
 
 def pareto_plot(rows: list[dict], front: list[str]) -> str:

@@ -6,8 +6,10 @@ report.html with the Pareto view, and the terminal table.
     print_sweep_table(report)
 
 Every row is the cell's convert row (accuracy with its interval, agreement, size, latency ratio,
-status) plus ``cell``: its id, key, recipe, method, whether it came from the cache, the Ray node that
-ran it, and its reproducibility manifest.
+status) plus ``cell``: its id, key, recipe, method, device, whether it came from the cache, the Ray
+node that ran it, and its reproducibility manifest. A device row (``cell.device`` set, id
+``CELL@DEVICE``) is the same artifact's figures on that device (devices.py); each device has its own
+Pareto front and plot.
 """
 
 from __future__ import annotations
@@ -18,46 +20,53 @@ from pathlib import Path
 
 from edge_inception.report.numbers import DASH, mb, ms, pct, points, ratio
 from edge_inception.report.svg import e
-from edge_inception.sweep.pareto import pareto_front, pareto_plot
+from edge_inception.sweep.pareto import by_device, pareto_front, pareto_plot
 
 
-def _absolute(row: dict, folder: Path) -> dict:
-    for holder in (row, row.get("reference") or {}):
-        if holder.get("artifact") and not Path(holder["artifact"]).is_absolute() and ":" not in holder["artifact"]:
-            holder["artifact"] = str(folder / holder["artifact"])
-    return row
+def _row(cell, key: str, record: dict | None, *, cached: bool, cache, device: str | None = None,
+         conversion: tuple[str, dict | None] | None = None) -> dict:
+    """A cell's row; with ``device``, that device's row of the cell (its artifact in the conversion's folder)."""
+    from edge_inception.sweep.devices import _absolute, device_cell_id
 
-
-def _row(cell, key: str, record: dict | None, *, cached: bool, cache) -> dict:
-    record = record or {"status": "failed", "row": {"target": cell.target, "status": "failed",
-                                                      "message": "not run (interrupted)"}}
-    row = _absolute(json.loads(json.dumps(record["row"])), cache.path(key))
+    why = "not run (interrupted)"
+    if device is not None and (conversion[1] or {}).get("status") != "ok":
+        why = "not measured: the conversion failed"
+    record = record or {"status": "failed", "row": {"target": cell.target, "status": "failed", "message": why}}
+    folder = cache.path(conversion[0] if device is not None else key)
+    row = _absolute(json.loads(json.dumps(record["row"])), folder)
     host = record.get("host") or {}
-    row["cell"] = {"id": cell.id, "key": key, "model": cell.model.label, "target": cell.target,
+    row["cell"] = {"id": device_cell_id(cell.id, device) if device else cell.id, "key": key,
+                   "model": cell.model.label, "target": cell.target,
                    "recipe": cell.recipe.name if cell.recipe else None,
                    "method": cell.method.name if cell.method else "float",
-                   "devices": list(cell.devices), "cached": cached, "node": record.get("node"),
+                   "device": device, "conversion": cell.id if device else None,
+                   "cached": cached, "node": record.get("node"),
                    "transfer": record.get("transfer"), "pid": record.get("pid"), "hostname": host.get("hostname"),
                    "cpu": host.get("cpu"),
                    "wall_s": record.get("wall_s"), "peak_rss_mb": record.get("peak_rss_mb"),
-                   "folder": str(cache.path(key)) if record["status"] == "ok" else None,
+                   "folder": str(folder) if record["status"] == "ok" else None,
                    "manifest": record.get("manifest")}
     return row
 
 
-def build_report(keyed, *, cached: dict, fresh: dict, cache, spec, file: Path, backend: str, wall_s: float) -> dict:
+def build_report(keyed, *, cached: dict, fresh: dict, cache, spec, file: Path, backend: str, wall_s: float,
+                 devices=None) -> dict:
     from edge_inception import __version__
     from edge_inception._core.host import host_facts
     from edge_inception.report.schema import SCHEMA_VERSION
 
-    rows = []
+    rows, measured = [], 0
     for cell, key, _ in keyed:
         from_cache = key in cached and key not in fresh
-        rows.append(_row(cell, key, cached.get(key) if from_cache else fresh.get(key), cached=from_cache, cache=cache))
-    front = pareto_front(rows)
+        record = cached.get(key) if from_cache else fresh.get(key)
+        rows.append(_row(cell, key, record, cached=from_cache, cache=cache))
+        for name, dkey, drec, dcached in devices.for_cell(cell.id) if devices else []:
+            measured += drec is not None and not dcached
+            rows.append(_row(cell, dkey, drec, cached=dcached, cache=cache, device=name, conversion=(key, record)))
+    front = pareto_front(rows)  # per device: latencies on two devices are not comparable
     for r in rows:
         r["cell"]["pareto"] = r["cell"]["id"] in front
-    computed = len(fresh)
+    computed = len(fresh) + measured
     return {
         "schema_version": SCHEMA_VERSION, "kind": "sweep",
         "tool": {"name": "edge-inception", "version": __version__},
@@ -69,6 +78,8 @@ def build_report(keyed, *, cached: dict, fresh: dict, cache, spec, file: Path, b
         "sweep": {"file": str(file), "cells": len(rows), "computed": computed, "cached": len(rows) - computed,
                   "failed": sum(r["status"] != "ok" for r in rows), "backend": backend, "wall_s": wall_s,
                   "cells_per_minute": computed / wall_s * 60 if computed and wall_s > 0 else None,
+                  "conversions": {"cells": len(keyed), "computed": len(fresh)},
+                  "devices": [d.name for d in devices.devices] if devices else [],
                   "cache": str(cache.root), "pareto": front,
                   "pareto_objectives": ["top-1 change (points, higher)", "p50 latency ms (lower)",
                                         "size bytes (lower)"],
@@ -76,8 +87,8 @@ def build_report(keyed, *, cached: dict, fresh: dict, cache, spec, file: Path, b
     }
 
 
-HEADERS = ["cell", "status", "size", "float top-1", "top-1", "change [95% CI]", "agreement", "p50 ms", "ratio",
-           "cache", "front"]
+HEADERS = ["cell", "device", "status", "size", "float top-1", "top-1", "change [95% CI]", "agreement", "p50 ms",
+           "ratio", "cache", "front"]
 
 
 def table_rows(report: dict) -> list[list[str]]:
@@ -85,7 +96,8 @@ def table_rows(report: dict) -> list[list[str]]:
     for r in report["targets"]:
         c, acc, lat = r["cell"], r.get("accuracy") or {}, r.get("latency") or {}
         status = r["status"] if r["status"] == "ok" else f"failed: {r.get('message', '')}"
-        out.append([c["id"], status, mb(r.get("size_bytes")), pct(acc.get("float_top1")), pct(acc.get("top1")),
+        out.append([c["id"], c.get("device") or "cell's host", status, mb(r.get("size_bytes")),
+                    pct(acc.get("float_top1")), pct(acc.get("top1")),
                     points(acc.get("delta_points"), acc.get("delta_ci95")) if acc else DASH,
                     pct(acc.get("agreement")), ms(lat.get("p50_ms")), ratio(lat.get("ratio"), lat.get("ratio_ci95")),
                     "cached" if c["cached"] else "run", "★" if c.get("pareto") else ""])
@@ -112,10 +124,10 @@ def render_html(report: dict) -> str:
     from edge_inception.report.html import CSS, host_section
 
     rows = table_rows(report)
-    head = "".join(f"<th{' class=l' if i < 2 else ''}>{e(h)}</th>" for i, h in enumerate(HEADERS))
+    head = "".join(f"<th{' class=l' if i < 3 else ''}>{e(h)}</th>" for i, h in enumerate(HEADERS))
     body = "".join("<tr>" + "".join(
-        f'<td class="{"name" if i == 0 else "l" if i == 1 else ""}">'
-        + (f'<span class="st {"ok" if c == "ok" else "failed"}">{e(c)}</span>' if i == 1 else e(c)) + "</td>"
+        f'<td class="{"name" if i == 0 else "l" if i in (1, 2) else ""}">'
+        + (f'<span class="st {"ok" if c == "ok" else "failed"}">{e(c)}</span>' if i == 2 else e(c)) + "</td>"
         for i, c in enumerate(row)) + "</tr>" for row in rows)
     front = report["sweep"]["pareto"]
     ok = report["status"] == "ok"
@@ -127,9 +139,8 @@ def render_html(report: dict) -> str:
         f'<section><h2>Cells</h2><div class="tablewrap"><table><thead><tr>{head}</tr></thead><tbody>{body}'
         "</tbody></table></div></section>",
         "<section><h2>Pareto view</h2><p>Top-1 change against each cell's float reference (up is better), its "
-        "p50 latency (left is faster) and its size (marker area). On the front: "
-        f"<b>{e(', '.join(front) or 'none')}</b>.</p><figure>{pareto_plot(report['targets'], front)}</figure>"
-        "</section>",
+        "p50 latency (left is faster) and its size (marker area), one view per device. On the front: "
+        f"<b>{e(', '.join(front) or 'none')}</b>.</p>{_pareto_views(report['targets'], front)}</section>",
         host_section({**report, "targets": []}),
         f"<section><h2>Reproducibility manifests</h2><p class=muted>Rebuild a cell with "
         f"<code>edge-inception convert --reproduce report.json --target T</code>.</p>{manifests}</section>",
@@ -142,6 +153,17 @@ def render_html(report: dict) -> str:
             f'<div class="verdict {"ok" if ok else "failed"}">{"✓" if ok else "✗"} {e(verdict)}</div></header>'
             + "".join(sections) + f"<footer>report.json schema {e(report['schema_version'])}</footer>"
             "</main></body></html>\n")
+
+
+def _pareto_views(rows: list[dict], front: list[str]) -> str:
+    groups = by_device(rows)
+    out = []
+    for device, group in groups.items():
+        title = (f"<h3>on device {e(device)}</h3>" if device
+                 else "<h3>on each cell's host</h3>" if len(groups) > 1 else "")
+        out.append(f"{title}<figure>{pareto_plot(group, [c for c in front if c in {r['cell']['id'] for r in group}])}"
+                   "</figure>")
+    return "".join(out)
 
 
 def write_sweep_report(report: dict, out: Path) -> None:
@@ -161,7 +183,7 @@ def print_sweep_table(report: dict) -> None:
 
     table = Table(title=f"sweep · {_summary(report)}")
     for i, h in enumerate(HEADERS):
-        table.add_column(h, justify="left" if i < 2 else "right", no_wrap=i == 0)
+        table.add_column(h, justify="left" if i < 3 else "right", no_wrap=i == 0)
     for row in table_rows(report):
         table.add_row(*row)
     console = Console(width=max(160, Console().width))

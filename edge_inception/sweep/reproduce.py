@@ -21,8 +21,8 @@ def find_manifest(report: dict, path: Path, target: str) -> dict:
     if isinstance(report.get("manifest"), dict):  # a cell's own report.json
         found = [(report["manifest"], report["targets"][0])] if report.get("targets") else []
     else:
-        found = [(r["cell"]["manifest"], r) for r in report.get("targets", [])
-                 if isinstance(r.get("cell"), dict) and r["cell"].get("manifest")]
+        found = [(r["cell"]["manifest"], r) for r in report.get("targets", [])  # device rows: the same artifact
+                 if isinstance(r.get("cell"), dict) and r["cell"].get("manifest") and not r["cell"].get("device")]
     found = [(m, r) for m, r in found if m.get("target") == target]
     if not found:
         raise InputError(path, f"has no reproducibility manifest for target '{target}'",

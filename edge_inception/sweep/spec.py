@@ -1,7 +1,7 @@
 """The sweep file (TOML), its schema defined once with pydantic, and its expansion into cells.
 
     sweep = load_sweep("sweep.toml")          # InputError naming the file and the key on any problem
-    cells = expand(sweep)                     # models x targets x recipes x methods x devices
+    cells = expand(sweep)                     # models x targets x recipes x methods (devices: devices.py)
 
 A sweep file::
 
@@ -26,8 +26,9 @@ A sweep file::
     cpus_per_cell = 1
     memory_gb_per_cell = 2.0
 
-A float target ignores recipes and methods, so it becomes one cell per model and device, not one per
-recipe and method: nothing is converted twice.
+A float target ignores recipes and methods, so it becomes one cell per model, not one per recipe and
+method: nothing is converted twice. Each device of ``devices = [...]`` measures every cell's artifact
+as a row of its own (devices.py); the conversion is shared.
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ class SweepFile(_Strict):
     targets: list[str] = Field(min_length=1)
     recipes: list[Recipe] = Field(default_factory=lambda: [Recipe(name="default")], min_length=1)
     methods: list[Literal["ptq"] | Method] = Field(default_factory=lambda: ["ptq"], min_length=1)
-    devices: list[str] = Field(default_factory=list)
+    devices: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="devices (URLs or declared names) every cell's artifact is measured on")
     evaluation: Evaluation = Field(default_factory=Evaluation)
     measure: Measure = Field(default_factory=Measure)
     run: Run = Field(default_factory=Run)
@@ -135,13 +137,13 @@ class SweepFile(_Strict):
 
 @dataclass(frozen=True)
 class Cell:
-    """One independent convert-and-measure job: one model to one target with one recipe and method."""
+    """One independent conversion: one model to one target with one recipe and method. The sweep's
+    devices are not part of it: each device measures the cell's artifact as its own row (devices.py)."""
 
     model: ModelEntry
     target: str
     recipe: Recipe | None        # None for a float target
     method: Method | None        # None for a float target
-    devices: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -189,13 +191,12 @@ def expand(sweep: SweepFile) -> list[Cell]:
     from edge_inception.targets import get_target
 
     cells = []
-    devices = tuple(sweep.devices)
     for model in sweep.model_entries():
         for name in sweep.targets:
             if not get_target(name).is_quantized:  # recipes and methods do not apply: one cell
-                cells.append(Cell(model, name, None, None, devices))
+                cells.append(Cell(model, name, None, None))
                 continue
             for recipe in sweep.recipes:
                 for method in sweep.method_entries():
-                    cells.append(Cell(model, name, recipe, method, devices))
+                    cells.append(Cell(model, name, recipe, method))
     return cells
