@@ -21,11 +21,10 @@ from edge_inception.report.schema import (
     SCHEMA_VERSION,
     Report,
     check_report,
-    json_schemas,
-    main,
     read_report,
     write_report,
 )
+from edge_inception.report.publish import json_schemas, main
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
