@@ -17,6 +17,7 @@ from edge_inception.gating import gate
 from edge_inception.gating.config import FloatThresholds, GateConfig, load_config, parse_thresholds
 from edge_inception.report import views
 from edge_inception.report.markdown import render_markdown
+from edge_inception.report.publish import json_schemas, main
 from edge_inception.report.schema import (
     SCHEMA_VERSION,
     Report,
@@ -24,7 +25,6 @@ from edge_inception.report.schema import (
     read_report,
     write_report,
 )
-from edge_inception.report.publish import json_schemas, main
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
