@@ -27,7 +27,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from edge_inception._core.errors import EdgeInceptionError, InputError, UsageError
 from edge_inception.report.schema_diagnosis import Diagnosis
@@ -45,18 +45,12 @@ from edge_inception.report.values import (
     Text,
     Thresholds,
 )
+from edge_inception.report.values import OpenModel as _Open
+from edge_inception.report.values import doc as _doc
 
 SCHEMA_VERSION = "1.4"
 READABLE_MAJOR = 1
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-def _doc(text: str):
-    return Field(None, description=text)
 
 
 # ---- the report -------------------------------------------------------------------------------------------

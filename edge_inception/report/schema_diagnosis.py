@@ -9,17 +9,11 @@ what the views read. Used by schema.py's Report.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from edge_inception.report.values import Count, Number, Open, Text
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-def _doc(text: str):
-    return Field(None, description=text)
+from edge_inception.report.values import OpenModel as _Open
+from edge_inception.report.values import doc as _doc
 
 
 class DiagnosedLayer(_Open):

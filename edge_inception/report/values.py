@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import PlainValidator, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 
@@ -52,3 +52,14 @@ Thresholds = _value("an object of numbers", lambda v: isinstance(v, dict) and al
     isinstance(k, str) and (x is None or _is_number(x)) for k, x in v.items()),
     {"type": "object", "additionalProperties": {"type": ["number", "null"]}})
 Open = _value("an object", lambda v: isinstance(v, dict), {"type": "object"})
+
+
+class OpenModel(BaseModel):
+    """A report object: its documented keys typed, unknown keys kept (a newer minor only adds keys)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+def doc(text: str):
+    """A documented key that may be absent or null (unmeasured)."""
+    return Field(None, description=text)
