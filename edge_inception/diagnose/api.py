@@ -57,8 +57,8 @@ def diagnose(artifacts: str | Path | list[str | Path], *, reference: str | Path 
         lm = load_model(reference if reference is not None else _zoo_reference(paths[0]), framework=framework,
                         trust_remote_code=trust_remote_code, weights=weights, input_shape=input_shape)
     if lm.random_weights:  # a zoo model without shipped weights: this build is not the one converted
-        raise UsageError(f"{lm.source.removeprefix('zoo:')} ships no weights, so loading it draws new random ones, "
-                         "not those the artifact was made from",
+        raise UsageError(f"{lm.source.removeprefix('zoo:')} ships no weights: its seeded random build matches the "
+                         "artifact only if this very build, with these library versions, made it",
                          fix="save the model you converted (model.save('m.keras')) and pass it as --reference")
     if data is None:
         from edge_inception.models import zoo
