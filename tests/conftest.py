@@ -141,3 +141,25 @@ SLOW_FILES_FIRST = ("test_sweep_ray.py", "test_torch_convert.py", "test_full_siz
 def pytest_collection_modifyitems(items):
     rank = {name: k for k, name in enumerate(SLOW_FILES_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order within a file is kept
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Every test (its fixtures' set-up and tear-down included) leaves SIGINT's handler and the main
+    thread's signal mask as it found them, and a test that does not is named: the Ctrl-C tests start
+    children that inherit both (an ignored or blocked SIGINT in the xdist worker made five of them time
+    out in one CI run)."""
+    import signal
+    import warnings
+
+    handler, mask = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    yield
+    now_handler, now_mask = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    if now_handler is not handler or now_mask != mask:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if handler is not None:
+            signal.signal(signal.SIGINT, handler)
+        warnings.warn(f"{item.nodeid} left SIGINT changed: handler {handler} -> {now_handler}, "
+                      f"blocked {sorted(mask)} -> {sorted(now_mask)} (restored)", stacklevel=1)
+        print(f"\nSIGINT changed by {item.nodeid}: {handler} -> {now_handler}, {sorted(mask)} -> {sorted(now_mask)}",
+              flush=True)
