@@ -143,6 +143,27 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order within a file is kept
 
 
+def as_from_a_terminal() -> None:
+    """preexec_fn for a child a Ctrl-C test interrupts: SIGINT at its default and unblocked, as a shell
+    starts a command. A child inherits both from the process that starts it, and in a pytest-xdist
+    worker that has loaded native runtimes (Ray, OpenVINO, TensorFlow) SIGINT was once ignored at the
+    kernel level (Python's own handler table still said otherwise), so the child never saw the signal."""
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _sigint_ignored_by_kernel() -> bool:
+    """SIGINT's bit in /proc/self/status SigIgn: what the kernel does, whatever Python's table says."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next(ln for ln in f if ln.startswith("SigIgn:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(line.split()[1], 16) & (1 << (2 - 1)))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     """Every test (its fixtures' set-up and tear-down included) leaves SIGINT's handler and the main
@@ -153,12 +174,13 @@ def pytest_runtest_protocol(item, nextitem):
     import warnings
 
     handler, mask = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    ignored = _sigint_ignored_by_kernel()
     yield
     now_handler, now_mask = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])
-    if now_handler is not handler or now_mask != mask:
+    if now_handler is not handler or now_mask != mask or _sigint_ignored_by_kernel() != ignored:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if handler is not None:
-            signal.signal(signal.SIGINT, handler)
+            signal.signal(signal.SIGINT, handler)  # a sigaction: also undoes a native library's SIG_IGN
         warnings.warn(f"{item.nodeid} left SIGINT changed: handler {handler} -> {now_handler}, "
                       f"blocked {sorted(mask)} -> {sorted(now_mask)} (restored)", stacklevel=1)
         print(f"\nSIGINT changed by {item.nodeid}: {handler} -> {now_handler}, {sorted(mask)} -> {sorted(now_mask)}",

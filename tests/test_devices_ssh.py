@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests._sshd import HOST_ALIAS, Sshd, available, leftovers
-from tests.conftest import float_artifacts
+from tests.conftest import as_from_a_terminal, float_artifacts
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +255,8 @@ def test_ctrl_c_removes_the_remote_work_dir(project, artifacts):
     env = {**os.environ, "EDGE_INCEPTION_QUIET": "1"}
     cmd = [sys.executable, "-c", "from edge_inception.cli import entry; entry()", "bench",
            str(artifacts["tflite-fp32"]), "--device", "loop", "--runs", "1000000"]  # minutes: interrupted long before
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=as_from_a_terminal)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until the runner is there and timing
         work = list(remote.glob("edge-inception.*"))

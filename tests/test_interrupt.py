@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import as_from_a_terminal
+
 ENTRY = [sys.executable, "-c", "from edge_inception.cli import entry; entry()"]
 
 
@@ -27,7 +29,8 @@ def _interrupt_convert(out: Path, *, when: str, extra: tuple[str, ...] = ()) -> 
     # Progress lines on stderr say which phase it is in: never quieted here.
     env = {**{k: v for k, v in os.environ.items() if k != "EDGE_INCEPTION_QUIET"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen([*ENTRY, "convert", "--target", "tflite-int8", "--out", str(out), "--latency-runs", "5",
-                             *extra], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+                             *extra], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+                            preexec_fn=as_from_a_terminal)
     seen = []
     try:
         for line in proc.stderr:
@@ -131,6 +134,7 @@ def test_ctrl_c_reaches_the_main_thread_while_the_worker_is_blocked(tmp_path):
     """The worker sits in a call that does not return (as a native converter does); Ctrl-C still stops
     the caller at once, and the abandoned worker can no longer put a file in place."""
     proc = subprocess.run([sys.executable, "-c", BLOCKED_WORKER, str(tmp_path)], capture_output=True, text=True,
+                          preexec_fn=as_from_a_terminal,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     facts = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
