@@ -143,8 +143,7 @@ def test_a_rerun_cell_is_recomputed_and_the_other_kept(on_cluster):
     rows = _rows(root / "out" / "report.json")  # the second sweep's report
     again, kept = rows["inception-mini/onnx-fp32/-/float"], rows["inception-mini/tflite-fp32/-/float"]
     assert again["cell"]["transfer"] == "shared" and not again["cell"]["cached"] and kept["cell"]["cached"]
-    record = json.loads((Path(kept["cell"]["folder"]) / "cell.json").read_text())
-    assert record["transfer"] == "shared" and record["node"]  # the first sweep's way in
+    assert again["cell"]["node"] and Path(again["artifact"]).is_file()
     staging = root / "out" / "cache" / ".staging"
     assert not [p for p in staging.iterdir() if p.is_dir()]  # no chunks or attempts left behind
 
