@@ -22,6 +22,7 @@ def convert(
     *,
     targets: str | list[str] = "tflite-int8",
     target_files: list[str | Path] = (),
+    jobs: int = 1,
     framework: str = "keras",
     calibration: str | Path | None = None,
     calibration_samples: int | None = None,
@@ -65,6 +66,8 @@ def convert(
     docs/security.md). ``keep_float`` (source-layer patterns) keeps those layers float in every int8
     target; ``max_drop``/``min_agreement`` search for the fewest such groups that meet the budget;
     ``diagnose`` writes out/diagnose.json and draws the heat maps and depth plots in report.html.
+    ``jobs`` converts up to that many targets at once, each in a worker process, and times them one at a
+    time afterwards (faster on a machine with cores and memory to spare; the workers' memory adds up).
     If the run fails or is interrupted, ``out`` is left as it was before it.
     The keywords are grouped and range-checked as ``edge_inception.options.ConvertOptions``;
     ``run_convert`` takes that object."""
@@ -232,8 +235,8 @@ class _Context:
             self._references[name] = {"target": t, **built}
         return self._references[name]
 
-    def run_target(self, target) -> dict:
-        from edge_inception.evaluation.latency import paired_latency
+    def run_target(self, target, *, time_it: bool = True) -> dict:
+        """The target's report row: converted, verified, evaluated and (``time_it``) timed."""
         from edge_inception.formats import artifact_size
         from edge_inception.models.reference import source_session
         from edge_inception.runtimes import get_runtime
@@ -288,22 +291,38 @@ class _Context:
                 row["accuracy"] = self._accuracy(target, row["reference"]["target"], ref_session, session)
             if self.compare_ptq and target.is_quantized:
                 row["ptq"] = self._ptq(target, row["reference"]["target"], ref_session)
-            x = self._latency_input()
-            # Timed on freshly loaded sessions, both in the same state: an interpreter resized for the
-            # evaluation batches and back can time differently from one that never was (LiteRT).
-            lat_session = get_runtime(target.runtime).load(path, threads=self.threads)
-            lat_ref = ref_session if ref is None else get_runtime(ref["target"].runtime).load(
-                ref["artifact"], threads=self.threads)
-            row["latency"] = {"threads": self.threads,
-                              **paired_latency(lat_ref, lat_session, x, runs=self.latency_runs)}
-            row["notes"] = _latency_notes(row, target)
-            if not target.device_here:
-                row["measured_on"] = f"{target.runtime} on this machine's CPU, not {target.device_description}"
-                row["notes"].append(f"checked statically; not run on {target.device_description}: accuracy and "
-                                    f"latency are from {target.runtime} on this machine's CPU")
+            if time_it:
+                self.time_row(row, target)
         except TargetFailed as e:
             row.update(status="failed", message=e.message)
         return row
+
+    def time_row(self, row: dict, target) -> None:
+        """Add the latency of the row's artifact, interleaved with its reference, and the notes that
+        depend on it. ``convert --jobs N`` converts targets side by side and times them here afterwards,
+        one at a time, so no conversion shares the CPU with a timed run."""
+        from edge_inception.evaluation.latency import paired_latency
+        from edge_inception.models.reference import source_session
+        from edge_inception.runtimes import get_runtime
+        from edge_inception.targets import get_target
+
+        x = self._latency_input()
+        # Timed on freshly loaded sessions, both in the same state: an interpreter resized for the
+        # evaluation batches and back can time differently from one that never was (LiteRT).
+        lat_session = get_runtime(target.runtime).load(row["artifact"], threads=self.threads)
+        if target.float_reference:
+            lat_ref = get_runtime(get_target(target.float_reference).runtime).load(row["reference"]["artifact"],
+                                                                                    threads=self.threads)
+        else:
+            if self._source_session is None:
+                self._source_session = source_session(self.lm)
+            lat_ref = self._source_session
+        row["latency"] = {"threads": self.threads, **paired_latency(lat_ref, lat_session, x, runs=self.latency_runs)}
+        row["notes"] = _latency_notes(row, target)
+        if not target.device_here:
+            row["measured_on"] = f"{target.runtime} on this machine's CPU, not {target.device_description}"
+            row["notes"].append(f"checked statically; not run on {target.device_description}: accuracy and "
+                                f"latency are from {target.runtime} on this machine's CPU")
 
     def _accuracy(self, target, ref_name: str, ref_session, session) -> dict:
         """Evaluate the candidate; a reference shared by several targets is evaluated only once."""

@@ -115,6 +115,7 @@ _GROUPS = {"model": ModelOptions, "data": DataOptions, "measure": MeasureOptions
 class ConvertOptions:
     targets: str | list[str] = "tflite-int8"
     target_files: tuple[str | Path, ...] = ()
+    jobs: int = 1                                # targets converted at once, each in a worker process
     model: ModelOptions = field(default_factory=ModelOptions)
     data: DataOptions = field(default_factory=DataOptions)
     measure: MeasureOptions = field(default_factory=MeasureOptions)
@@ -122,6 +123,13 @@ class ConvertOptions:
     qat: QatOptions = field(default_factory=QatOptions)
     device: DeviceOptions = field(default_factory=DeviceOptions)
     fallback: FallbackOptions = field(default_factory=FallbackOptions)
+
+    def __post_init__(self) -> None:
+        check_ranges(jobs=self.jobs)
+        if self.jobs > 1 and (self.qat.method == "qat" or self.fallback.asked):
+            raise UsageError(f"--jobs {self.jobs} converts targets in separate processes, but QAT and "
+                             "--diagnose/--keep-float/--max-drop/--min-agreement share one model across targets",
+                             fix="drop --jobs")
 
     @classmethod
     def from_keywords(cls, **keywords) -> ConvertOptions:

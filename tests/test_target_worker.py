@@ -66,3 +66,41 @@ def test_options_are_picklable_for_the_worker():
     for part in (opts.measure, opts.fallback):
         assert pickle.loads(pickle.dumps(part)) == part
     assert dataclasses.is_dataclass(opts.measure)
+
+
+def test_jobs_is_refused_where_targets_share_state(monkeypatch):
+    with pytest.raises(UsageError, match="--jobs 2"):
+        ConvertOptions.from_keywords(targets="tflite-int8,onnx-int8", jobs=2, method="qat", train_data="sample")
+    with pytest.raises(UsageError, match="--jobs 2"):
+        ConvertOptions.from_keywords(targets="tflite-int8,onnx-int8", jobs=2, max_drop=0.5)
+    with pytest.raises(UsageError, match="--jobs 0 is out of range"):
+        ConvertOptions.from_keywords(targets="tflite-int8", jobs=0)
+    opts = ConvertOptions.from_keywords(targets="tflite-int8,onnx-int8", jobs=2)
+    small = _model(4)
+    monkeypatch.delenv(ENV, raising=False)
+    assert use_workers(small, ["a", "b"], opts)  # any size: side by side needs processes
+    assert not use_workers(small, ["a"], opts)
+    monkeypatch.setenv(ENV, "never")
+    with pytest.raises(UsageError, match=ENV):
+        use_workers(small, ["a", "b"], opts)
+
+
+def test_jobs_converts_side_by_side_and_times_afterwards(tmp_path, every_target_job):
+    """Two targets converted by two workers at once (their run times overlap), each row timed after both
+    finished and the same accuracy as the one-target-at-a-time run of the same profiles."""
+    import os
+
+    from edge_inception import convert
+
+    targets = ["tflite-int8", "onnx-int8"]
+    report = convert(targets=",".join(targets), jobs=2, out=tmp_path / "out", latency_runs=3)
+    rows = report["targets"]
+    assert [r["target"] for r in rows] == targets and all(r["status"] == "ok" for r in rows)
+    workers = [r["conversion"]["worker"] for r in rows]
+    assert len({w["pid"] for w in workers} | {os.getpid()}) == 3
+    (a, b) = [(w["started"], w["started"] + w["wall_s"]) for w in workers]
+    assert a[0] < b[1] and b[0] < a[1], f"the workers ran one after the other: {a}, {b}"
+    for row in rows:
+        assert row["latency"]["runs"] >= 3 and row["latency"]["ratio"] > 0
+        assert row["reference"]["target"] == every_target_job[2][row["target"]]["reference"]["target"]
+        assert row["accuracy"]["top1"] == every_target_job[2][row["target"]]["accuracy"]["top1"]

@@ -37,6 +37,7 @@ class Range:
 OPTIONS: dict[str, Range] = {
     "threads": Range(1, 1024, "threads"),
     "latency_runs": Range(1, 1_000_000, "runs"),
+    "jobs": Range(1, 256, "targets at once"),
     "calibration_samples": Range(1, 1_000_000, "images"),
     "eval_limit": Range(1, 100_000_000, "images"),
     "train_limit": Range(1, 100_000_000, "images"),

@@ -20,6 +20,7 @@ Examples:
   edge-inception convert --method qat --train-data fashion-mnist --target tflite-int8,onnx-int8 --compare-ptq
   edge-inception convert --target onnx-int8,openvino-int8 --calibration-recipe robust
   edge-inception convert --target tflite-int8,onnx-int8,openvino-int8 --gate --baseline ci/baseline.json
+  edge-inception convert inception-v3 --target tflite-int8,onnx-int8,openvino-int8 --jobs 2
   edge-inception convert --target tflite-int8,onnx-int8 --device pi --device ssh://root@10.0.0.7
   edge-inception convert --reproduce sweep-out/report.json --target onnx-int8 --out again
   edge-inception convert model.keras --calibration c.npz --eval-data e.npz --max-drop 0.5 --diagnose
@@ -51,6 +52,9 @@ Examples:
               help="PyTorch state_dict for a factory MODEL (loaded with torch.load(weights_only=True)).")
 @click.option("--input-shape", callback=_options.parse_shape,
               help="Input shape C,H,W where it cannot be inferred (TorchScript, factories).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Convert up to this many targets at once, each in a worker process, then time them one at a "
+              "time. Faster with cores and memory to spare; the workers' memory adds up.")
 @click.option("--latency-runs", type=click.IntRange(min=1), default=50, show_default=True,
               help="Timed runs per artifact (interleaved with its float reference).")
 @click.option("--method", type=click.Choice(["ptq", "qat"]), default="ptq", show_default=True,
