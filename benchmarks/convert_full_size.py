@@ -1,13 +1,14 @@
 """Convert a full-size zoo model to several targets and print wall time, peak memory and latency ratios.
 
     flock /tmp/bigmem.lock python benchmarks/convert_full_size.py inception-v3 --framework keras \\
-        --targets tflite-int8,onnx-int8,openvino-int8 --threads 2 [--workers never]
+        --targets tflite-int8,onnx-int8,openvino-int8 --threads 2 [--workers never] [--jobs 2]
 
 Peak memory is printed three ways: the largest sum of RSS over this process and all its descendants at
 one instant (sampled every 50 ms, benchmarks/_rss.py: what the machine must hold), and the exact
 high-water marks (ru_maxrss) of this process and of its largest finished child (a target's worker, or
 the litert-torch and OpenVINO helpers). ``--workers`` sets EDGE_INCEPTION_TARGET_WORKERS: ``never``
 converts every target in this process (the behaviour before target workers), ``auto`` the default.
+``--jobs N`` is convert's: N target workers at once, timed one at a time afterwards.
 
 Zoo Inception v3 ships no trained weights (nothing can be downloaded here), so accuracy is not
 measured; calibration uses the shipped real Fashion-MNIST sample resized to 299x299 RGB, and the
@@ -31,6 +32,7 @@ def main() -> None:
     ap.add_argument("--calibration-samples", type=int, default=100)
     ap.add_argument("--latency-runs", type=int, default=30)
     ap.add_argument("--workers", choices=["auto", "always", "never"], default="auto")
+    ap.add_argument("--jobs", type=int, default=1)
     a = ap.parse_args()
     import os
     import sys
@@ -46,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as out, TreeSampler() as sampler:
         t0 = time.perf_counter()
         report = convert(a.model, framework=a.framework, targets=a.targets, out=out, threads=a.threads,
-                         calibration_samples=a.calibration_samples, latency_runs=a.latency_runs)
+                         calibration_samples=a.calibration_samples, latency_runs=a.latency_runs, jobs=a.jobs)
         wall = time.perf_counter() - t0
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     # Subprocesses (target workers, the litert-torch converter in its own venv) are not in RUSAGE_SELF.
@@ -58,7 +60,8 @@ def main() -> None:
     print(f"CPU time {cpu_s:.0f} s (this process and its children); load average before {load0:.1f}, "
           f"after {os.getloadavg()[0]:.1f}")
     print(f"CPU: {cpu_line()}")
-    print(f"{a.model} ({a.framework}) -> {a.targets}, workers {a.workers}: {wall:.0f} s wall; peak RSS: "
+    print(f"{a.model} ({a.framework}) -> {a.targets}, workers {a.workers}, jobs {a.jobs}: {wall:.0f} s wall; "
+          "peak RSS: "
           f"process tree {sampler.peak_tree_gib:.2f} GiB (sampled), largest process "
           f"{max(peak_gib, child_gib):.2f} GiB (ru_maxrss: this process {peak_gib:.2f}, largest child "
           f"{child_gib:.2f}); {a.threads} threads")
