@@ -44,10 +44,10 @@ class ErrorStats:
             r = r_all[i : i + _CHUNK].astype(np.float64)
             g = g_all[i : i + _CHUNK].astype(np.float64)
             d = g - r
-            self.sig += float(np.einsum("i,i->", r, r))
-            self.err += float(np.einsum("i,i->", d, d))
-            self.dot += float(np.einsum("i,i->", r, g))
-            self.got2 += float(np.einsum("i,i->", g, g))
+            self.sig += dot(r, r)
+            self.err += dot(d, d)
+            self.dot += dot(r, g)
+            self.got2 += dot(g, g)
             self.max_abs = max(self.max_abs, float(np.abs(d).max()))
             self.ref_min = min(self.ref_min, float(r.min()))
             self.ref_max = max(self.ref_max, float(r.max()))
@@ -83,6 +83,12 @@ class ErrorStats:
             used = (self.ref_max - min(self.ref_min, 0.0)) / self.scale  # levels the values really span
             out["levels_used"] = round(used, 1)
         return out
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """The dot product of two 1-D arrays without BLAS: numpy's ``@`` runs OpenBLAS's thread pool, which on
+    a busy machine waits on the runtimes' and torch's pools (see ErrorStats.add)."""
+    return float(np.einsum("i,i->", a, b))
 
 
 def _finite(v: float) -> float | None:
