@@ -5,6 +5,7 @@ time on inception-mini, and its peak memory on Inception v3.
     python benchmarks/diagnose_figures.py ptq-hurts            # ~3 min on 2 cores
     python benchmarks/diagnose_figures.py planted-mini         # the 10% bar: inception-mini, one wide branch
     python benchmarks/diagnose_figures.py mini                 # inception-mini, three int8 targets
+    python benchmarks/diagnose_figures.py mini --framework torch  # the same from the PyTorch zoo model
     flock /tmp/bigmem.lock python benchmarks/diagnose_figures.py v3 --samples 100
 
 Every figure is printed with the CPU it was measured on.
@@ -214,17 +215,22 @@ def planted_mini(args) -> None:
 
 
 def mini(args) -> None:
+    import os
+
     from edge_inception import convert, diagnose
 
     root = Path(tempfile.mkdtemp(prefix="diagnose-mini-"))
-    plain = convert("inception-mini", targets=TARGETS, out=root, latency_runs=1, calibration_samples=200)
+    plain = convert("inception-mini", targets=TARGETS, framework=args.framework, out=root, latency_runs=1,
+                    calibration_samples=200)
     paths = [r["artifact"] for r in plain["targets"]]
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    d = diagnose(paths, reference="inception-mini", data="sample:evaluation", samples=args.samples)
+    d = diagnose(paths, reference="inception-mini", framework=args.framework, data="sample:evaluation",
+                 samples=args.samples)
     wall = time.perf_counter() - t0
-    print(f"CPU: {cpu()}")
-    print(f"inception-mini (keras), diagnose of {len(paths)} int8 artifacts on {args.samples} images: {wall:.1f} s "
-          "(" + ", ".join(f"{rt['runtime']} {rt['wall_s']:.1f} s" for rt in d["runtimes"]) + ")")
+    print(f"CPU: {cpu()}; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
+    print(f"inception-mini ({args.framework}), diagnose of {len(paths)} int8 artifacts on {args.samples} images: "
+          f"{wall:.1f} s (" + ", ".join(f"{rt['runtime']} {rt['wall_s']:.1f} s" for rt in d["runtimes"]) + ")")
     from edge_inception.diagnose.render import table_rows
 
     heads, rows = table_rows(d, top=5)
@@ -274,6 +280,7 @@ def main() -> None:
     pm.add_argument("--latency-runs", type=int, default=100)
     m = sub.add_parser("mini")
     m.add_argument("--samples", type=int, default=100)
+    m.add_argument("--framework", choices=("keras", "torch"), default="keras")
     v = sub.add_parser("v3")
     v.add_argument("--samples", type=int, default=100)
     v.add_argument("--targets", default=TARGETS)

@@ -134,6 +134,13 @@ def test_statistics_are_the_definitions():
     clipped = ErrorStats(scale=0.001, zero_point=0, qmin=-128, qmax=127)
     clipped.add(ref, fake_quant(ref, scale=0.001, zero_point=0, qmin=-128, qmax=127))
     assert clipped.summary()["clipped"] == pytest.approx(np.mean(np.abs(ref) > 0.1275), abs=1e-3)
+    big = rng.normal(size=(3, 70_000)).astype(np.float32)  # more values than one chunk of ErrorStats.add
+    noisy = big + rng.normal(scale=0.01, size=big.shape).astype(np.float32)
+    whole = ErrorStats()
+    whole.add(big, noisy)
+    e, b64 = noisy.astype(np.float64) - big, big.astype(np.float64)
+    assert (whole.sig, whole.err) == (pytest.approx((b64**2).sum(), rel=1e-12), pytest.approx((e**2).sum(), rel=1e-12))
+    assert whole.max_abs == np.abs(e).max() and whole.n == big.size
 
 
 def test_fused_names_map_to_the_latest_layer_and_op_names_are_not_layers():

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge_inception.diagnose.stats import dot
+
 MIN_VALUE_MATCH = 0.98  # cosine of an activation-float twin against float: weights-only quantization keeps >0.99
 
 
@@ -206,8 +208,8 @@ def match_by_value(twin: dict[str, np.ndarray], refs: dict[str, np.ndarray], gra
             if perm is None and arranged.shape != ref.shape:
                 continue
             a, b = arranged.ravel().astype(np.float64), ref.ravel().astype(np.float64)
-            denom = np.sqrt((a @ a) * (b @ b))
-            cos = float(a @ b / denom) if denom else (1.0 if not a.any() and not b.any() else 0.0)
+            denom = np.sqrt(dot(a, a) * dot(b, b))
+            cos = dot(a, b) / denom if denom else (1.0 if not a.any() and not b.any() else 0.0)
             if cos > best_cos + 1e-6:
                 best, best_cos = name, cos
         out[key] = (best if best_cos >= MIN_VALUE_MATCH else None, round(best_cos, 6))

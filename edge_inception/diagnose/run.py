@@ -19,7 +19,7 @@ import numpy as np
 from edge_inception._core.progress import progress
 from edge_inception.diagnose.names import SourceGraph, arrange, match_by_value, to_source_layout, unarrange
 from edge_inception.diagnose.source import LOGITS, probe_for
-from edge_inception.diagnose.stats import ErrorStats
+from edge_inception.diagnose.stats import ErrorStats, dot
 from edge_inception.diagnose.tracers import get_tracer
 
 
@@ -199,16 +199,16 @@ def folded_gain(value: np.ndarray, ref: np.ndarray) -> float | None:
     scaled fit must be good (>= 15 dB) and 6 dB better than the plain one, so a clipped or badly
     quantized layer, whose least-squares gain also moves off 1, keeps its error."""
     a, r = value.astype(np.float64).ravel(), ref.astype(np.float64).ravel()
-    rr = r @ r
-    if not rr or not (a @ a):
+    rr, aa = dot(r, r), dot(a, a)
+    if not rr or not aa:
         return None
-    c = float(a @ r / rr)
+    c = dot(a, r) / rr
     if c <= 0 or abs(c - 1) < 0.05:
         return None
 
     def sqnr(x):
-        err = (a - x) @ (a - x)
-        return float("inf") if not err else 10 * np.log10((a @ a) / err)
+        err = dot(a - x, a - x)
+        return float("inf") if not err else 10 * np.log10(aa / err)
 
     scaled, plain = sqnr(c * r), sqnr(r)
     return c if scaled >= 15 and scaled >= plain + 6 else None

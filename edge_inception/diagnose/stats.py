@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+_CHUNK = 1 << 16  # values per step of ErrorStats.add: 512 KiB in float64
+
 
 class ErrorStats:
     def __init__(self, *, scale: float | None = None, zero_point: int | None = None,
@@ -29,23 +31,31 @@ class ErrorStats:
         self.ref_min, self.ref_max = math.inf, -math.inf
 
     def add(self, ref: np.ndarray, got: np.ndarray) -> None:
-        r = np.asarray(ref, dtype=np.float64).ravel()
-        g = np.asarray(got, dtype=np.float64).ravel()
-        d = g - r
-        self.n += r.size
-        self.sig += float(r @ r)
-        self.err += float(d @ d)
-        self.dot += float(r @ g)
-        self.got2 += float(g @ g)
-        if r.size:
+        r_all, g_all = np.ravel(ref), np.ravel(got)
+        if r_all.size != g_all.size:
+            raise ValueError(f"reference and value differ in size ({r_all.size} vs {g_all.size})")
+        lo_hi = self.range()
+        self.n += r_all.size
+        # In float64, a chunk at a time, without BLAS: numpy's dot would run OpenBLAS's own thread pool,
+        # which on a busy 2-core machine fought the runtimes' and torch's pools (diagnose of the PyTorch
+        # inception-mini took 70 s, 33 s with OPENBLAS_NUM_THREADS=1); einsum's loop is single-threaded,
+        # and a chunk stays in cache.
+        for i in range(0, r_all.size, _CHUNK):
+            r = r_all[i : i + _CHUNK].astype(np.float64)
+            g = g_all[i : i + _CHUNK].astype(np.float64)
+            d = g - r
+            self.sig += dot(r, r)
+            self.err += dot(d, d)
+            self.dot += dot(r, g)
+            self.got2 += dot(g, g)
             self.max_abs = max(self.max_abs, float(np.abs(d).max()))
             self.ref_min = min(self.ref_min, float(r.min()))
             self.ref_max = max(self.ref_max, float(r.max()))
-        lo_hi = self.range()
-        if lo_hi is not None:
-            lo, hi = lo_hi
-            # half a step beyond the last level is still rounded, not clipped
-            self.clipped += int(np.count_nonzero((r < lo - self.scale / 2) | (r > hi + self.scale / 2)))
+            if lo_hi is not None:
+                lo, hi = lo_hi
+                # half a step beyond the last level is still rounded, not clipped
+                half = self.scale / 2
+                self.clipped += int(np.count_nonzero(r < lo - half)) + int(np.count_nonzero(r > hi + half))
 
     def range(self) -> tuple[float, float] | None:
         """The float interval the int8 levels cover, or None where the tensor's parameters are unknown."""
@@ -73,6 +83,12 @@ class ErrorStats:
             used = (self.ref_max - min(self.ref_min, 0.0)) / self.scale  # levels the values really span
             out["levels_used"] = round(used, 1)
         return out
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """The dot product of two 1-D arrays without BLAS: numpy's ``@`` runs OpenBLAS's thread pool, which on
+    a busy machine waits on the runtimes' and torch's pools (see ErrorStats.add)."""
+    return float(np.einsum("i,i->", a, b))
 
 
 def _finite(v: float) -> float | None:

@@ -79,8 +79,16 @@ class TorchProbe:
                     got[want[n.name]] = out.detach().float().numpy().copy()
                 return out
 
-        with torch.no_grad():
-            out = Keep(self._module).run(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+        # One intra-op thread: between two batches of the probe the runtimes' own pools run, and torch's
+        # OpenMP workers at 2 threads made a 32-image batch of inception-mini take 1.9 s instead of 0.07 on
+        # the shared 2-core machine (they wait on each other at every operator when the cores are busy).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():
+                out = Keep(self._module).run(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+        finally:
+            torch.set_num_threads(threads)
         if isinstance(out, list | tuple):
             out = out[0]
         got[LOGITS] = out.detach().float().numpy()

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_inception.diagnose.stats import fake_quant
 from edge_inception.diagnose.tracers import Point, register_tracer
 
 
@@ -25,6 +24,16 @@ def _const(output) -> np.ndarray | None:
     if node.get_type_name() == "Constant":
         return np.asarray(node.get_data())
     return None
+
+
+def _fake_quantize(x: np.ndarray, lo: float, hi: float, levels: int) -> np.ndarray:
+    """OpenVINO's FakeQuantize (input and output ranges equal, as NNCF writes them): clip to [lo, hi] and
+    round to the nearest of ``levels`` evenly spaced values from lo, so lo need not be a whole number of
+    steps from zero (an asymmetric range) as a zero point would need."""
+    step = (hi - lo) / (levels - 1)
+    if not step:
+        return np.full_like(x, lo, dtype=np.float32)
+    return (np.round((np.clip(x, lo, hi) - lo) / step) * step + lo).astype(np.float32)
 
 
 def _upstream(node, keys: set) -> list[str]:
@@ -65,8 +74,10 @@ class OpenVINOTracer:
             producer = src.get_node()
             names = (producer.get_friendly_name(), *src.get_names())
             readers = tuple(t.get_node().get_type_name() for t in fq.output(0).get_target_inputs())
-            self.points.append(Point(fq.get_friendly_name(), producer.get_type_name(), names, scale, zp, 0 - zp,
-                                     levels - 1 - zp, reads_input=producer.get_type_name() == "Parameter",
+            # FakeQuantize's integers are 0..levels-1 with lo at 0 (zp in the same units), not a signed range
+            # around zp: with qmin = -zp a signed tensor's positive half was clipped to zero in the local pass.
+            self.points.append(Point(fq.get_friendly_name(), producer.get_type_name(), names, scale, zp, 0,
+                                     levels - 1, reads_input=producer.get_type_name() == "Parameter",
                                      consumers=readers, extra={"levels": levels, "low": lo, "high": hi}))
         keys = {p.key for p in self.points}
         fq_of = {fq.get_friendly_name(): fq for fq in self._fqs(model)}
@@ -133,7 +144,7 @@ class OpenVINOTracer:
         inputs = [np.ascontiguousarray(x, dtype=np.float32)]
         inputs += [np.ascontiguousarray(feeds[k], dtype=np.float32) for k in self._fed]
         values = self._infer(self._local, inputs)
-        return {p.key: fake_quant(v, scale=p.scale, zero_point=p.zero_point, qmin=p.qmin, qmax=p.qmax)
+        return {p.key: _fake_quantize(v, p.extra["low"], p.extra["high"], p.extra["levels"])
                 for p, v in zip(self.points, values, strict=True)}
 
     def twin(self, x: np.ndarray) -> dict[str, np.ndarray]:
