@@ -155,6 +155,7 @@ def tflite_keep_float(converter, lm, keep, calibration) -> tuple[bytes, list[str
     do this: with a concatenation denylisted (QuantizationDebugger) it still quantizes the concatenation's
     inputs at the concatenation's one range (its same-scale rule), so a starved branch stays starved;
     ai-edge-quantizer gives each input of a float op its own scale."""
+    import os
     import re
 
     from ai_edge_quantizer import calibrator, qtyping, recipe_manager
@@ -183,10 +184,11 @@ def tflite_keep_float(converter, lm, keep, calibration) -> tuple[bytes, list[str
         for edge in (qtyping.TFLOperationName.INPUT, qtyping.TFLOperationName.OUTPUT):
             rm.add_quantization_config(".*", edge, None, "no_quantize")
     for name in scopes:  # an op's scope is its output names, each followed by ';'
-        rm.add_quantization_config(f"^{re.escape(name)};$", qtyping.TFLOperationName.ALL_SUPPORTED, None,
+        rm.add_quantization_config(f"(^|;){re.escape(name)};", qtyping.TFLOperationName.ALL_SUPPORTED, None,
                                    "no_quantize")
     with quiet_native():
-        cal = calibrator.Calibrator(flatbuffer, num_threads=2, qsv_update_func=qsv_utils.min_max_update)
+        cal = calibrator.Calibrator(flatbuffer, num_threads=os.cpu_count() or 1,
+                                    qsv_update_func=qsv_utils.min_max_update)
         cal.calibrate(_SignatureSamples.of(flatbuffer, calibration), rm)
         q = aeq.Quantizer(flatbuffer, rm.get_quantization_recipe())
         result = q.quantize(cal.get_model_qsvs(), enable_progress_report=False)
