@@ -192,4 +192,31 @@ def tflite_keep_float(converter, lm, keep, calibration) -> tuple[bytes, list[str
         cal.calibrate(_SignatureSamples.of(flatbuffer, calibration), rm)
         q = aeq.Quantizer(flatbuffer, rm.get_quantization_recipe())
         result = q.quantize(cal.get_model_qsvs(), enable_progress_report=False)
-    return bytes(result.quantized_model), scopes
+    return _shape_reads_int8(bytes(result.quantized_model)), scopes
+
+
+def _shape_reads_int8(flatbuffer: bytes) -> bytes:
+    """ai-edge-quantizer leaves ops it does not know (SHAPE, which Keras' Flatten brings) float, so it
+    dequantizes an int8 tensor only for SHAPE to read its dimensions. SHAPE reads the int8 tensor instead,
+    and a DEQUANTIZE nothing reads any more is dropped."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(flatbuffer, 0))
+    code = {i: c.builtinCode for i, c in enumerate(model.operatorCodes)}
+    ops = schema.BuiltinOperator
+    changed = False
+    for sg in model.subgraphs:
+        made = {o: op for op in sg.operators for o in op.outputs}
+        for op in sg.operators:
+            src = made.get(op.inputs[0]) if code[op.opcodeIndex] == ops.SHAPE and len(op.inputs) else None
+            if src is not None and code[src.opcodeIndex] == ops.DEQUANTIZE:
+                op.inputs, changed = [src.inputs[0], *list(op.inputs)[1:]], True
+        read = {i for op in sg.operators for i in op.inputs} | set(sg.outputs)
+        sg.operators = [op for op in sg.operators
+                        if code[op.opcodeIndex] != ops.DEQUANTIZE or any(o in read for o in op.outputs)]
+    if not changed:
+        return flatbuffer
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
