@@ -228,7 +228,7 @@ def test_a_float_artifact_as_reference_finds_the_planted_branch(planted, float_t
 @pytest.fixture(scope="module")
 def kept_float(planted):
     """The planted model quantized again with its Inception module kept float (the branches, the concatenation
-    and the conv that reads it: LiteRT gives a concatenation's producers its range even when it is float)."""
+    and the conv that reads it)."""
     from edge_inception.data.calibration import CalibrationSet
     from edge_inception.data.readers import open_source
     from edge_inception.diagnose.names import SourceGraph
@@ -294,6 +294,35 @@ def test_fallback_plan_is_really_float_in_each_artifact(kept_float, planted):
     for name in out:
         rt = get_target(name).runtime
         assert sqnr(out[name][0], rt) > sqnr(plain[name], rt) + 5, name  # keeping the group float recovers it
+
+
+def test_litert_float_concat_gives_each_branch_its_own_scale(planted):
+    """Only the concatenation's group float: read from the .tflite, its int8 inputs keep their own scales (the
+    converter's denylist gave them the concatenation's one range, so the narrow branches stayed starved)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edge_inception.data.calibration import CalibrationSet
+    from edge_inception.data.readers import open_source
+    from edge_inception.diagnose.names import SourceGraph
+    from edge_inception.diagnose.plan import expand_groups
+    from edge_inception.diagnose.verify import float_ops
+    from edge_inception.models.loader import load_model
+    from edge_inception.quantizers import quantize
+    from edge_inception.targets import get_target
+
+    model, _, root = planted
+    lm = load_model(model)
+    graph = SourceGraph.of(lm)
+    calib = CalibrationSet(open_source("sample:calibration", lm.spec, labelled=False, limit=32), lm.spec)
+    dest = root / "concat-only.tflite"
+    info = quantize(lm, dest, target=get_target("tflite-int8"), calibration=calib,
+                    keep_float=KeepFloat(expand_groups(["mix_concat"], graph)))
+    assert "ai-edge-quantizer" in info["library"] and info["keep_float"]["no_quantize_ops"]
+    ops = float_ops(dest, graph)
+    assert ops["mix_concat"] and ops["head_conv"] and not any(ops[n] for n in ("mix_a_relu", "mix_b_relu"))
+    scale = {graph.layer_for(t["name"]): t["quantization"][0] for t in Interpreter(str(dest)).get_tensor_details()
+             if t["dtype"] == np.int8 and graph.layer_for(t["name"]) in ("mix_a_relu", "mix_b_relu", "mix_p_relu")}
+    assert scale["mix_a_relu"] > 30 * max(scale["mix_b_relu"], scale["mix_p_relu"]), scale  # WIDE = 300
 
 
 def test_keep_float_matching_nothing_names_the_pattern_and_the_closest_layers(planted):

@@ -1,6 +1,6 @@
 """A fallback plan (source layers kept float) compiled to each quantizer backend's own knob.
 
-    nodes = tflite_denylist(calibrated_flatbuffer, graph, keep)   # -> QuantizationDebugOptions(denylisted_nodes=)
+    scopes = tflite_no_quantize(float_flatbuffer, graph, keep)    # -> ai-edge-quantizer recipe, 'no_quantize'
     nodes = ort_nodes_to_exclude(onnx_proto, graph, keep)         # -> quantize_static(nodes_to_exclude=)
     names = nncf_ignored_names(ov_model, lm, graph, keep)         # -> nncf.IgnoredScope(names=)
 
@@ -23,21 +23,37 @@ def _missing(keep, found: set[str], what: str) -> None:
                          fix="check the names with `edge-inception inspect MODEL`")
 
 
-def tflite_denylist(calibrated: bytes, graph, keep) -> list[str]:
-    """Output tensor names of the calibrated model's ops that compute a kept layer."""
+def tflite_op_layers(flatbuffer: bytes, graph) -> list[tuple[str, list[str], str | None, bool]]:
+    """(opcode, output tensor names, source layer, first output float32?) for each op of a TFLite model.
+    An op whose outputs carry no layer name (the converter names the model output
+    'StatefulPartitionedCall_1:0') is named by its constant inputs (a dense layer's 'logits_1/MatMul'
+    kernel), never by the activations it reads."""
     from ai_edge_litert import schema_py_generated as schema
 
-    model = schema.Model.GetRootAs(calibrated, 0)
-    sg = model.Subgraphs(0)
-    keep, out, found = set(keep), [], set()
+    model = schema.Model.GetRootAs(flatbuffer, 0)
+    codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    sg, out = model.Subgraphs(0), []
     for i in range(sg.OperatorsLength()):
         op = sg.Operators(i)
-        for k in range(op.OutputsLength()):
-            name = sg.Tensors(op.Outputs(k)).Name().decode()
-            layer = graph.layer_for(name)
-            if layer in keep:
-                out.append(name)
-                found.add(layer)
+        names = [sg.Tensors(op.Outputs(k)).Name().decode() for k in range(op.OutputsLength())]
+        layer = graph.layer_for(*names)
+        if layer is None:
+            consts = [sg.Tensors(t) for t in (op.Inputs(k) for k in range(op.InputsLength())) if t >= 0]
+            layer = graph.layer_for(*(t.Name().decode() for t in consts if model.Buffers(t.Buffer()).DataLength()))
+        code = codes.get(model.OperatorCodes(op.OpcodeIndex()).BuiltinCode(), "?")
+        is_float = op.OutputsLength() > 0 and sg.Tensors(op.Outputs(0)).Type() == schema.TensorType.FLOAT32
+        out.append((code, names, layer, is_float))
+    return out
+
+
+def tflite_no_quantize(flatbuffer: bytes, graph, keep) -> list[str]:
+    """Output tensor names of the float model's ops that compute a kept layer (an op's scope, for
+    ai-edge-quantizer's recipe)."""
+    keep, out, found = set(keep), [], set()
+    for _, names, layer, _ in tflite_op_layers(flatbuffer, graph):
+        if layer in keep:
+            out += names
+            found.add(layer)
     _missing(keep, found, "TFLite model")
     return out
 
@@ -106,19 +122,101 @@ def nncf_ignored_names(ov_model, lm, graph, keep, *, images: np.ndarray) -> list
     return sorted(set(out))
 
 
+class _SignatureSamples(dict):
+    """ai-edge-quantizer's calibration data, {signature: samples}; the samples are iterated twice (counted,
+    then run), each time afresh from the calibration set, so they are never all held at once."""
+
+    @classmethod
+    def of(cls, flatbuffer: bytes, calibration) -> _SignatureSamples:
+        from ai_edge_litert.interpreter import Interpreter
+
+        from edge_inception._core.errors import UsageError
+
+        sigs = Interpreter(model_content=flatbuffer).get_signature_list()
+        if len(sigs) != 1 or len(next(iter(sigs.values()))["inputs"]) != 1:
+            raise UsageError(f"keeping layers float in TFLite needs one signature with one input, not {sigs}")
+        key, sig = next(iter(sigs.items()))
+        return cls({key: _Iterable(lambda: ({sig["inputs"][0]: x} for (x,) in
+                                            calibration.tflite_representative_dataset()))})
+
+
+class _Iterable:
+    def __init__(self, make):
+        self.make = make
+
+    def __iter__(self):
+        return self.make()
+
+
 def tflite_keep_float(converter, lm, keep, calibration) -> tuple[bytes, list[str]]:
-    """The converter's int8 model with the kept layers float, through LiteRT's QuantizationDebugger:
-    calibrate once, find the calibrated model's tensors of those layers, quantize with them denylisted."""
+    """The float TFLite model quantized by ai-edge-quantizer with a recipe: static int8 everywhere (weights as
+    the converter was told, activations from min/max over every calibration sample, as the converter's
+    calibrator does) except the kept layers' ops, 'no_quantize'. The converter's own quantizer cannot
+    do this: with a concatenation denylisted (QuantizationDebugger) it still quantizes the concatenation's
+    inputs at the concatenation's one range (its same-scale rule), so a starved branch stays starved;
+    ai-edge-quantizer gives each input of a float op its own scale."""
+    import os
+    import re
+
+    from ai_edge_quantizer import calibrator, qtyping, recipe_manager
+    from ai_edge_quantizer import quantizer as aeq
+    from ai_edge_quantizer.utils import qsv_utils
+
+    from edge_inception._core.errors import UsageError
     from edge_inception._core.native import import_tensorflow, quiet_native
     from edge_inception.diagnose.names import SourceGraph
 
     tf = import_tensorflow()
-    # Kept layers run TFLite's float kernels, so the builtin float op set is allowed beside the int8 one.
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-    debug = tf.lite.experimental
+    io = converter.inference_input_type
+    if io not in (tf.float32, tf.int8):
+        raise UsageError(f"keeping layers float in TFLite goes through ai-edge-quantizer, whose I/O is float32 or "
+                         f"int8, not {io.name}", fix="use a profile with io_dtype float32 or int8")
+    granularity = "TENSORWISE" if getattr(converter, "_experimental_disable_per_channel", False) else "CHANNELWISE"
+    converter.optimizations, converter.representative_dataset = [], None
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.inference_input_type = converter.inference_output_type = tf.float32
     with quiet_native():
-        debugger = debug.QuantizationDebugger(converter=converter,
-                                              debug_dataset=calibration.tflite_representative_dataset)
-        nodes = tflite_denylist(debugger.calibrated_model, SourceGraph.of(lm), keep)
-        debugger.options = debug.QuantizationDebugOptions(denylisted_nodes=nodes)
-        return debugger.get_nondebug_quantized_model(), nodes
+        flatbuffer = converter.convert()
+    scopes = tflite_no_quantize(flatbuffer, SourceGraph.of(lm), keep)
+    rm = recipe_manager.RecipeManager()
+    rm.add_static_config(".*", qtyping.TFLOperationName.ALL_SUPPORTED, 8, 8, qtyping.QuantGranularity(granularity))
+    if io == tf.float32:  # the model's input and output stay float, quantized/dequantized inside
+        for edge in (qtyping.TFLOperationName.INPUT, qtyping.TFLOperationName.OUTPUT):
+            rm.add_quantization_config(".*", edge, None, "no_quantize")
+    for name in scopes:  # an op's scope is its output names, each followed by ';'
+        rm.add_quantization_config(f"(^|;){re.escape(name)};", qtyping.TFLOperationName.ALL_SUPPORTED, None,
+                                   "no_quantize")
+    with quiet_native():
+        cal = calibrator.Calibrator(flatbuffer, num_threads=os.cpu_count() or 1,
+                                    qsv_update_func=qsv_utils.min_max_update)
+        cal.calibrate(_SignatureSamples.of(flatbuffer, calibration), rm)
+        q = aeq.Quantizer(flatbuffer, rm.get_quantization_recipe())
+        result = q.quantize(cal.get_model_qsvs(), enable_progress_report=False)
+    return _shape_reads_int8(bytes(result.quantized_model)), scopes
+
+
+def _shape_reads_int8(flatbuffer: bytes) -> bytes:
+    """ai-edge-quantizer leaves ops it does not know (SHAPE, which Keras' Flatten brings) float, so it
+    dequantizes an int8 tensor only for SHAPE to read its dimensions. SHAPE reads the int8 tensor instead,
+    and a DEQUANTIZE nothing reads any more is dropped."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(flatbuffer, 0))
+    code = {i: c.builtinCode for i, c in enumerate(model.operatorCodes)}
+    ops = schema.BuiltinOperator
+    changed = False
+    for sg in model.subgraphs:
+        made = {o: op for op in sg.operators for o in op.outputs}
+        for op in sg.operators:
+            src = made.get(op.inputs[0]) if code[op.opcodeIndex] == ops.SHAPE and len(op.inputs) else None
+            if src is not None and code[src.opcodeIndex] == ops.DEQUANTIZE:
+                op.inputs, changed = [src.inputs[0], *list(op.inputs)[1:]], True
+        read = {i for op in sg.operators for i in op.inputs} | set(sg.outputs)
+        sg.operators = [op for op in sg.operators
+                        if code[op.opcodeIndex] != ops.DEQUANTIZE or any(o in read for o in op.outputs)]
+    if not changed:
+        return flatbuffer
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

@@ -56,7 +56,7 @@ def exempt(violations: list[str], info: dict, graph, keep) -> list[str]:
     if not keep:
         return violations
     kept = info.get("keep_float", {})
-    names = {n for k in ("denylisted_nodes", "nodes_to_exclude", "ignored_scope", "pt2e_module_names")
+    names = {n for k in ("no_quantize_ops", "nodes_to_exclude", "ignored_scope", "pt2e_module_names")
              for n in kept.get(k, [])}
     keep = set(keep)
     out = []

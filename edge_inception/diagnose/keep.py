@@ -21,7 +21,8 @@ class KeepFloat(list):
         refuse_fallback(target)
 
     def tflite(self, converter, lm, calibration) -> tuple[bytes, list[str]]:
-        """The converter's flatbuffer with these layers denylisted, and the TFLite node names denylisted."""
+        """The int8 flatbuffer with these layers float (an ai-edge-quantizer recipe on the converter's float
+        model), and the TFLite ops left unquantized."""
         from edge_inception.diagnose.compile import tflite_keep_float
 
         return tflite_keep_float(converter, lm, list(self), calibration)

@@ -75,8 +75,7 @@ def meet_budget(*, build, predict, ref_logits: np.ndarray, labels, candidates, b
                        "alone": measure(ref_logits, logits, labels)})
         if advance:
             advance(1)
-    # Most recovery first; within 5% of it, the smaller group (a concatenation's group with its starved
-    # branches recovers at least what the group alone does, and costs more layers).
+    # Most recovery first; within 5% of it, the smaller group (fewer layers kept float for about as much).
     scored.sort(key=lambda s: (-round(s["recovery"] / 0.05), len(s["group"].layers)))
     kept, steps, final = [], [], {"artifact": None, **measure(ref_logits, plain_logits, labels)}
     for s in scored[: max_groups or len(scored)]:
@@ -113,13 +112,8 @@ def _better(a: dict, b: dict, budget: Budget) -> bool:
     return False
 
 
-STARVED_DB = 10.0  # a branch whose local SQNR is below this has lost most of its levels
-
-
 def candidate_groups(diagnosis_rows: list[dict], groups, *, limit: int = 6) -> list:
     """The groups holding the worst-ranked layers of a diagnosis, worst first, at most ``limit``."""
-    from edge_inception.diagnose.plan import Group
-
     by_layer = {}
     for g in groups:
         for n in g.layers:
@@ -127,20 +121,11 @@ def candidate_groups(diagnosis_rows: list[dict], groups, *, limit: int = 6) -> l
     named = {g.name: g for g in groups}
     out = []
     for r in diagnosis_rows:
-        # A branch starved by its concatenation's shared scale is helped by that concatenation's group
-        # (its module is named after it), then by its own. LiteRT gives a concatenation's producers its
-        # range even when the concatenation is float, so neither helps alone there: the concatenation's
-        # group with every starved branch of it goes float together, as a candidate of its own.
+        # A branch starved by its concatenation's shared scale is helped by that concatenation's group (its
+        # module is named after it): with the concatenation float, each branch keeps its own int8 scale (in
+        # every backend: LiteRT's goes through ai-edge-quantizer, diagnose/compile.py). Then by its own.
         module = named.get(r["module"]) if r.get("branch") else None
-        joint = None
-        if module is not None:
-            starved = [by_layer[x["source_layer"]] for x in diagnosis_rows
-                       if x.get("module") == r["module"] and x.get("branch") and x["source_layer"] in by_layer
-                       and x["score_db"] is not None and x["score_db"] < STARVED_DB]
-            layers = list(dict.fromkeys([*module.layers, *(n for g in starved for n in g.layers)]))
-            if len(layers) > len(module.layers):
-                joint = Group(f"{module.name} with its starved branches", "concat_inputs", tuple(layers))
-        for g in (module, joint, by_layer.get(r["source_layer"])):
+        for g in (module, by_layer.get(r["source_layer"])):
             if g is not None and g not in out:
                 out.append(g)
         if len(out) >= limit:

@@ -125,9 +125,13 @@ class LiteRTTracer:
         sg = model.subgraphs[0]
         fed = {self._index[k]: k for k in feeds}
         new_inputs = {}
+        main = sg.tensors[sg.inputs[0]].shapeSignature
         for t_index, key in fed.items():
             src = sg.tensors[t_index]
             t = copy.deepcopy(src)
+            if t.shapeSignature is None and main is not None and len(main) and main[0] == -1:
+                # ai-edge-quantizer writes no shape signature: a tensor fed here takes the batch the input takes
+                t.shapeSignature = [-1, *list(t.shape)[1:]]
             t.name = f"{key}@float"
             t.buffer = 0  # buffer 0 is the flatbuffer's empty buffer: a tensor the caller fills
             sg.tensors.append(t)

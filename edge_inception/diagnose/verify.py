@@ -12,20 +12,13 @@ from pathlib import Path
 
 
 def _tflite(path: Path, graph) -> dict:
-    import numpy as np
-    from ai_edge_litert import interpreter as litert
+    from edge_inception.diagnose.compile import tflite_op_layers
 
-    interp = litert.Interpreter(model_path=str(path))
-    tensors = {t["index"]: t for t in interp.get_tensor_details()}
     out: dict[str, bool] = {}
-    for op in interp._get_ops_details():  # the only LiteRT API that lists operators
-        if op["op_name"] in ("QUANTIZE", "DEQUANTIZE") or not len(op["outputs"]):
+    for code, names, layer, is_float in tflite_op_layers(Path(path).read_bytes(), graph):
+        if code in ("QUANTIZE", "DEQUANTIZE") or not names or not layer:
             continue
-        t = tensors[op["outputs"][0]]
-        layer = graph.layer_for(t["name"])
-        if layer:
-            is_float = np.dtype(t["dtype"]) == np.float32
-            out[layer] = out.get(layer, True) and is_float
+        out[layer] = out.get(layer, True) and is_float
     return out
 
 

@@ -55,15 +55,19 @@ def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: Calibra
         converter.inference_output_type = io
         if not q["per_channel"]:
             converter._experimental_disable_per_channel = True  # the converter's only per-tensor switch
-        kept = {}
-        if keep_float:  # a fallback plan: those layers denylisted (edge_inception/diagnose/keep.py)
+        kept, library = {}, f"tensorflow {tf.__version__} TFLiteConverter"
+        if keep_float:  # a fallback plan: an ai-edge-quantizer recipe on the float model (diagnose/keep.py)
+            from importlib.metadata import version
+
             from edge_inception._core.atomic import atomic_write_bytes
 
-            flatbuffer, nodes = keep_float.tflite(converter, lm, calibration)
+            flatbuffer, ops = keep_float.tflite(converter, lm, calibration)
             atomic_write_bytes(dest, flatbuffer)
-            kept = {"keep_float": {"layers": list(keep_float), "denylisted_nodes": nodes}}
+            kept = {"keep_float": {"layers": list(keep_float), "no_quantize_ops": ops}}
+            library = (f"tensorflow {tf.__version__} TFLiteConverter (float model), ai-edge-quantizer "
+                       f"{version('ai-edge-quantizer')} (static int8 recipe, kept layers no_quantize)")
         else:
             convert_to_file(converter, dest)
-    return {**kept, "library": f"tensorflow {tf.__version__} TFLiteConverter", "weights": "int8 per-channel"
+    return {**kept, "library": library, "weights": "int8 per-channel"
             if q["per_channel"] else "int8 per-tensor", "activations": "int8", "io_dtype": q["io_dtype"],
             "batch": 1 if static else "dynamic", "calibration": {**calibration.to_dict(), "told": TOLD}}
