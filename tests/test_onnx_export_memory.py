@@ -50,6 +50,12 @@ def test_fresh_node_protos_keep_one_copy_of_the_weights_and_the_same_nodes():
     assert _rss_mib() - start > (passes - 2) * count * mib  # what the fix is for, still so in tf2onnx
 
 
+def _names(proto) -> list[str]:
+    """Node names, which diagnose maps back to Keras layers. tf2onnx numbers the nodes it makes
+    ('mul_1__6') with a counter per process, so a second export in one process differs there too."""
+    return [re.sub(r"__\d+", "__N", n.name) for n in proto.graph.node]
+
+
 @pytest.fixture(scope="module")
 def mini_exports():
     """inception-resnet-mini (Keras 3) exported in one process and through the split route."""
@@ -74,12 +80,7 @@ def test_the_split_export_gives_the_one_process_graph(mini_exports):
     from edge_inception.formats.onnx import SPEC_KEY
 
     lm, one, split = mini_exports
-    # The names diagnose maps back to Keras layers; tf2onnx numbers the nodes it makes ('mul_1__6') with a
-    # counter per process, so a second export in one process differs there too.
-    def names(proto):
-        return [re.sub(r"__\d+", "__N", n.name) for n in proto.graph.node]
-
-    assert names(split) == names(one)
+    assert _names(split) == _names(one)
     assert [n.op_type for n in split.graph.node] == [n.op_type for n in one.graph.node]
     assert len(split.graph.initializer) == len(one.graph.initializer)
     assert split.opset_import == one.opset_import
@@ -91,7 +92,8 @@ def test_the_split_export_gives_the_one_process_graph(mini_exports):
     np.testing.assert_allclose(run.run(None, {"image": x})[0], lm.model(x).numpy(), atol=1e-4)
 
 
-def test_the_split_exports_a_tf_keras_model(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["h5", "saved_model"])
+def test_the_split_exports_a_tf_keras_model(kind, tmp_path, monkeypatch):
     import onnxruntime as ort
 
     from edge_inception.exporters import _tf2onnx_split
@@ -99,13 +101,17 @@ def test_the_split_exports_a_tf_keras_model(tmp_path, monkeypatch):
     from edge_inception.models.loader import load_model
     from tests.conftest import tiny_tf_keras_model
 
-    path, _ = tiny_tf_keras_model(tmp_path, "h5")
+    path, _ = tiny_tf_keras_model(tmp_path, kind)
     lm = load_model(path)
+    one = onnx_model(lm)
+    lm.__dict__.pop("_onnx_exports")
     monkeypatch.setattr(_tf2onnx_split, "SPLIT_WEIGHT_BYTES", 0)
-    proto = onnx_model(lm)
+    split = onnx_model(lm)
+    assert _names(split) == _names(one)
     x = np.random.default_rng(1).random((2, 16, 16, 3), dtype=np.float32)
-    got = ort.InferenceSession(proto.SerializeToString()).run(None, {"image": x})[0]
-    np.testing.assert_allclose(got, lm.model(x).numpy(), atol=1e-4)
+    got, want = (ort.InferenceSession(p.SerializeToString()).run(None, {"image": x})[0] for p in (split, one))
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert got.shape == (2, 5) and np.abs(got).max() > 0
 
 
 def test_the_tf2onnx_child_reports_a_bad_graph_in_one_line(tmp_path):

@@ -66,19 +66,29 @@ def export(fn, signature, opset: int):
 
 
 def _frozen_graph_def(concrete):
-    """tf2onnx's ``tf_loader.from_function`` up to, not including, grappler."""
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    """tf2onnx's ``tf_loader.from_function`` up to, not including, grappler, without the ConcreteFunction
+    that ``convert_variables_to_constants_v2`` builds from the frozen GraphDef only for tf2onnx to turn it
+    back into one: that import, its registration and ``as_graph_def`` each copy every weight. The child
+    prunes to the outputs and adds the shapes (``_with_shapes``) as that function's graph would have."""
+    from tensorflow.python.framework import convert_to_constants as c2c
     from tf2onnx import tf_loader
 
     try:
-        frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False, aggressive_inlining=True)
+        data = c2c._FunctionConverterDataInEager(func=concrete, lower_control_flow=False, aggressive_inlining=True)
+        graph_def, _ = c2c._replace_variables_by_constants(converter_data=data)
     except ValueError as e:
         if "incompatible with expected resource" not in str(e):
             raise
         graph_def = tf_loader.fix_freezing_errors(tf_loader.convert_variables_to_constants_large_model(concrete))
-    else:
-        graph_def = frozen.graph.as_graph_def(add_shapes=True)
     return tf_loader.fix_freezing_errors_part2(graph_def)
+
+
+def _with_shapes(tf, graph_def, outputs: list[str]):
+    """``graph_def`` pruned to what ``outputs`` need, with each node's ``_output_shapes``."""
+    graph_def = tf.compat.v1.graph_util.extract_sub_graph(graph_def, [o.split(":")[0] for o in outputs])
+    with tf.Graph().as_default() as graph:
+        tf.import_graph_def(graph_def, name="")
+    return graph.as_graph_def(add_shapes=True)
 
 
 def _convert(folder: Path) -> None:
@@ -96,6 +106,7 @@ def _convert(folder: Path) -> None:
     graph_def = tf.compat.v1.GraphDef()
     graph_def.ParseFromString((folder / "frozen.pb").read_bytes())
     with tf.device("/cpu:0"):
+        graph_def = _with_shapes(tf, graph_def, job["outputs"])
         with tf.Graph().as_default() as graph, tf_loader.tf_session(graph=graph) as sess:
             tf.import_graph_def(graph_def, name="")
             inputs = tf_loader.inputs_without_resource(sess, job["inputs"])
