@@ -126,3 +126,21 @@ def test_the_tf2onnx_child_reports_a_bad_graph_in_one_line(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("ONNX export with tf2onnx failed:") and "Traceback" not in proc.stderr
     assert not (tmp_path / "model.onnx").exists()
+
+
+def test_a_split_export_quantizes_and_verifies_as_onnx_int8(tmp_path, run_cli, monkeypatch):
+    """ONNX Runtime's quantizer and the int8 verification take the split route's float ONNX."""
+    from edge_inception.exporters import _tf2onnx_split
+    from tests.conftest import tiny_tf_keras_model
+
+    path, calib = tiny_tf_keras_model(tmp_path, "h5")
+    monkeypatch.setattr(_tf2onnx_split, "SPLIT_WEIGHT_BYTES", 0)
+    calls, export = [], _tf2onnx_split.export
+    monkeypatch.setattr(_tf2onnx_split, "export", lambda *a: calls.append(a) or export(*a))
+    code, _, err = run_cli("convert", str(path), "--target", "onnx-int8", "--calibration", str(calib),
+                           "--out", str(tmp_path / "out"), "--latency-runs", "2")
+    assert code == 0, err
+    (row,) = json.loads((tmp_path / "out" / "report.json").read_text())["targets"]
+    assert row["status"] == "ok" and row["verification"]["ok"], row["message"]
+    assert row["reference"]["target"] == "onnx-fp32"
+    assert len(calls) == 1  # one split export, shared by the float reference and the quantizer

@@ -6,7 +6,10 @@
 Keras 3, tf_keras and SavedModel sources all go through one path: a tf.function with a fixed NHWC
 signature (batch left dynamic so evaluation can batch) handed to ``tf2onnx.convert.from_function``.
 Keras 3's own ``model.export(format='onnx')`` fails on a model that was never called, and
-``tf2onnx.convert.from_keras`` takes only tf_keras models; a function works for all three.
+``tf2onnx.convert.from_keras`` takes only tf_keras models; a function works for all three. A model
+of 128 MiB or more of float weights is frozen here and converted by tf2onnx in a child process
+(exporters/_tf2onnx_split.py: the same graph and names), so no process holds both the Keras model and
+tf2onnx's copies (Keras Inception-ResNet v2: docs/benchmarks.md#full-size-conversion-within-4-gib).
 PyTorch modules go through torch.onnx's dynamo exporter (exporters/_torch.py) and keep NCHW.
 """
 
