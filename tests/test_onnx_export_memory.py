@@ -144,3 +144,34 @@ def test_a_split_export_quantizes_and_verifies_as_onnx_int8(tmp_path, run_cli, m
     assert row["status"] == "ok" and row["verification"]["ok"], row["message"]
     assert row["reference"]["target"] == "onnx-fp32"
     assert len(calls) == 1  # one split export, shared by the float reference and the quantizer
+
+
+def test_one_image_per_calibration_run_gives_the_same_int8_model(tmp_path, run_cli, monkeypatch):
+    """A large model calibrates one image per ORT run (ort_ptq.ONE_IMAGE_PER_RUN_BYTES); under MinMax
+    that gives the ranges, and so the int8 model, of the recipe's batches."""
+    import onnx
+    from onnx import numpy_helper
+
+    from edge_inception.quantizers import ort_ptq
+    from tests.conftest import tiny_tf_keras_model
+
+    path, calib = tiny_tf_keras_model(tmp_path, "h5")
+
+    def convert(out: str):
+        code, _, err = run_cli("convert", str(path), "--target", "onnx-int8", "--calibration", str(calib),
+                               "--out", str(tmp_path / out), "--latency-runs", "2")
+        assert code == 0, err
+        (row,) = json.loads((tmp_path / out / "report.json").read_text())["targets"]
+        assert row["status"] == "ok" and row["verification"]["ok"], row["message"]
+        model = onnx.load(str(next((tmp_path / out).glob("*.onnx-int8.onnx"))))
+        # tf2onnx numbers the nodes it makes per process, and ORT names its tensors after them
+        return row["conversion"], sorted((re.sub(r"__\d+", "__N", i.name), numpy_helper.to_array(i).tobytes())
+                                         for i in model.graph.initializer)
+
+    batched, want = convert("batched")
+    monkeypatch.setattr(ort_ptq, "ONE_IMAGE_PER_RUN_BYTES", 0)
+    single, got = convert("single")
+    assert batched["calibration_images_per_run"] > 1 and single["calibration_images_per_run"] == 1
+    assert batched["calibration_method"] == single["calibration_method"] == "CalibrationMethod.MinMax"
+    assert [n for n, _ in got] == [n for n, _ in want] and any("scale" in n for n, _ in got)
+    assert got == want  # every scale, zero point and int8 weight, bit for bit
