@@ -8,7 +8,8 @@ converters, so it is timed with them; ORT's pre-processing and quantize_static a
 converters' inner steps (tf2onnx freezing/grappler/optimizers, OpenVINO convert_model, nncf.quantize),
 verification, evaluation and latency. For each stage: wall time, the peak RSS of this process and its
 children while it ran (sampled every 50 ms, benchmarks/_rss.py), and the RSS left when it ended (what a
-later stage in the same process starts from). Nested stages are indented.
+later stage in the same process starts from). "largest" is the largest single process while the stage
+ran (sampled), e.g. the tf2onnx child of a large Keras model's export. Nested stages are indented.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ STAGES = [
     ("tf2onnx.convert", "from_function", "tf2onnx from_function"),
     ("tf2onnx.tf_loader", "from_function", "tf2onnx freeze + grappler"),
     ("tf2onnx.optimizer", "optimize_graph", "tf2onnx ONNX optimizers"),
+    ("edge_inception.exporters._tf2onnx_split", "export", "tf2onnx split in two processes"),
+    ("edge_inception.exporters._tf2onnx_split", "_frozen_graph_def", "freeze, this process"),
+    ("subprocess", "run", "child process (grappler + tf2onnx)"),
     ("onnxruntime.quantization.shape_inference", "quant_pre_process", "ORT quant_pre_process"),
     ("onnxruntime.quantization", "quantize_static", "ORT quantize_static (calibration included)"),
     ("openvino", "convert_model", "openvino.convert_model"),
@@ -65,7 +69,8 @@ def _wrap(depth: list[int], log: list, module: str, attr: str, label: str) -> No
             finally:
                 depth[0] -= 1
                 left = psutil.Process().memory_info().rss / GIB
-                log[start_len] = (depth[0], label, time.perf_counter() - t0, inner.peak_tree_gib, left)
+                log[start_len] = (depth[0], label, time.perf_counter() - t0, inner.peak_tree_gib,
+                                  inner.peak_process_gib, left)
 
     setattr(mod, attr, timed)
 
@@ -100,12 +105,12 @@ def main() -> None:
     print(f"CPU: {cpu_line()}")
     print(f"{a.model} ({a.framework}) -> {a.target} in one process: {wall:.0f} s, peak RSS "
           f"{sampler.peak_tree_gib:.2f} GiB (process and children, sampled)")
-    print(f"{'stage':52} {'wall s':>7} {'peak GiB':>9} {'RSS after':>9}")
+    print(f"{'stage':52} {'wall s':>7} {'peak GiB':>9} {'largest':>9} {'RSS after':>9}")
     for entry in log:
         if entry is None:
             continue
-        depth, label, wall_s, peak, left = entry
-        print(f"{'  ' * depth + label:52} {wall_s:7.1f} {peak:9.2f} {left:9.2f}")
+        depth, label, wall_s, peak, largest, left = entry
+        print(f"{'  ' * depth + label:52} {wall_s:7.1f} {peak:9.2f} {largest:9.2f} {left:9.2f}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@
 Keras 3, tf_keras and SavedModel sources all go through one path: a tf.function with a fixed NHWC
 signature (batch left dynamic so evaluation can batch) handed to ``tf2onnx.convert.from_function``.
 Keras 3's own ``model.export(format='onnx')`` fails on a model that was never called, and
-``tf2onnx.convert.from_keras`` takes only tf_keras models; a function works for all three.
+``tf2onnx.convert.from_keras`` takes only tf_keras models; a function works for all three. A model
+of 128 MiB or more of float weights is frozen here and converted by tf2onnx in a child process
+(exporters/_tf2onnx_split.py: the same graph and names), so no process holds both the Keras model and
+tf2onnx's copies (Keras Inception-ResNet v2: docs/benchmarks.md#full-size-conversion-within-4-gib).
 PyTorch modules go through torch.onnx's dynamo exporter (exporters/_torch.py) and keep NCHW.
 """
 
@@ -83,18 +86,30 @@ def _tf_proto(lm: LoadedModel, opset: int):
     tf = import_tensorflow()
     import tf2onnx
 
+    from edge_inception.exporters import _tf2onnx_split
+    from edge_inception.target_worker import weight_bytes
+
     fn, signature = _source_function(lm)
+    if weight_bytes(lm) >= _tf2onnx_split.SPLIT_WEIGHT_BYTES:
+        proto = _tf2onnx_split.export(fn, signature, opset)
+    else:
+        proto = tf2onnx_convert(lambda: tf2onnx.convert.from_function(fn, input_signature=signature, opset=opset)[0])
+    return proto, f"tf2onnx {tf2onnx.__version__}, tensorflow {tf.__version__}"
+
+
+def tf2onnx_convert(run):
+    """``run()``'s ONNX ModelProto, with tf2onnx's optimizers in place; if that fails, again the way
+    tf2onnx skips a failing optimizer. Any failure is a one-line TargetFailed."""
     try:
         try:
             with quiet_native(), _optimizers_in_place():
-                proto, _ = tf2onnx.convert.from_function(fn, input_signature=signature, opset=opset)
+                return run()
         except Exception:  # noqa: BLE001 - an optimizer that fails in place: again the way tf2onnx skips it
             with quiet_native():
-                proto, _ = tf2onnx.convert.from_function(fn, input_signature=signature, opset=opset)
+                return run()
     except Exception as e:  # noqa: BLE001 - tf2onnx raises plain exceptions of many types
         msg = " ".join(str(e).split())
         raise TargetFailed(f"ONNX export with tf2onnx failed: {msg[:300] or type(e).__name__}") from None
-    return proto, f"tf2onnx {tf2onnx.__version__}, tensorflow {tf.__version__}"
 
 
 @contextlib.contextmanager
@@ -122,7 +137,8 @@ def _optimizers_in_place():
     collector = threading.Thread(target=collect, name="tf2onnx-gc", daemon=True)
     collector.start()
     try:
-        yield
+        with _fresh_node_protos():
+            yield
     finally:
         stop.set()
         collector.join()
@@ -131,6 +147,45 @@ def _optimizers_in_place():
             os.environ.pop(key, None)
         else:
             os.environ[key] = saved
+
+
+@contextlib.contextmanager
+def _fresh_node_protos():
+    """tf2onnx's ``Node.update_proto`` writing each node into a new NodeProto instead of clearing and
+    refilling the old one. Under protobuf's upb backend a cleared field's memory stays in its message's
+    arena until the message dies, so every optimizer pass (each ends in ``update_proto``; 24 passes for
+    Inception-ResNet v2) kept one more copy of every weight: +0.2 GiB a pass, 1.74 -> 6.74 GiB over
+    the optimizers (docs/benchmarks.md). Same names, attributes and graph; only the memory differs."""
+    from onnx import NodeProto
+    from tf2onnx.graph import Node
+
+    original = Node.update_proto
+
+    def update_proto(self, external_tensor_storage=None):
+        for attr_name, sub_graph in (self.get_body_graphs() or {}).items():
+            proto = sub_graph.make_graph(f"graph for {self.name} {attr_name}",
+                                         external_tensor_storage=external_tensor_storage)
+            self.set_attr(attr_name, proto)
+        fresh = NodeProto()
+        for field, value in self._op.ListFields():  # name, op_type, domain, doc string, ...
+            if field.name in ("input", "output", "attribute"):
+                continue
+            if hasattr(value, "extend"):
+                getattr(fresh, field.name).extend(value)
+            elif hasattr(value, "CopyFrom"):
+                getattr(fresh, field.name).CopyFrom(value)
+            else:
+                setattr(fresh, field.name, value)
+        fresh.input.extend(self.input)
+        fresh.output.extend(self.output)
+        fresh.attribute.extend(self.get_onnx_attrs(external_tensor_storage).values())
+        self._op = fresh
+
+    Node.update_proto = update_proto
+    try:
+        yield
+    finally:
+        Node.update_proto = original
 
 
 @ONNX_GRAPHS.register("torch")

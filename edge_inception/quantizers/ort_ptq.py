@@ -85,6 +85,24 @@ def calibration_arguments(calibration: CalibrationSet) -> tuple[object, dict, di
     return getattr(CalibrationMethod, args["calibrate_method"]), extra, record
 
 
+# A model of at least this much float weights calibrates one image per ONNX Runtime run when that gives
+# the same ranges (plain MinMax): the calibrator's model outputs every intermediate tensor, so a run holds
+# all of a batch's activations (Keras Inception-ResNet v2: quantize_static peaked at 6.66 GiB with 8 images
+# per run; docs/benchmarks.md#full-size-conversion-within-4-gib).
+ONE_IMAGE_PER_RUN_BYTES = 128 << 20
+
+
+def _one_image_per_run(lm: LoadedModel, method, extra: dict) -> bool:
+    """Min and max over single images are the min and max over their batch, so plain MinMax ranges do
+    not depend on the batching; histogram methods and the moving average do, and keep the recipe's."""
+    from onnxruntime.quantization import CalibrationMethod
+
+    from edge_inception.target_worker import weight_bytes
+
+    return (method == CalibrationMethod.MinMax and not extra.get("CalibMovingAverage")
+            and weight_bytes(lm) >= ONE_IMAGE_PER_RUN_BYTES)
+
+
 def _single_samples(calibration: CalibrationSet):
     """The calibration set one image per batch, for a model whose batch is fixed to 1."""
 
@@ -201,7 +219,8 @@ def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: Calibratio
         proto = onnx_model(lm, opset=opset)
         if static:
             _fix_batch(proto)
-        samples = _single_samples(calibration) if static else calibration
+        one_at_a_time = static or _one_image_per_run(lm, method, extra)
+        samples = _single_samples(calibration) if one_at_a_time else calibration
         save_onnx(proto, float_path)
         try:
             if q["qdq_config"] == "qnn":
@@ -235,7 +254,8 @@ def quantize_ort(lm: LoadedModel, dest: Path, *, target, calibration: Calibratio
     qnn = {"qdq_config": "get_qnn_qdq_config (QNN execution provider)", "weights_symmetric": wt == "int8"} \
         if q["qdq_config"] == "qnn" else {}
     return {"library": f"onnxruntime {ort.__version__} quantize_static", "format": "QDQ", "opset": opset,
-            "batch": 1 if static else "dynamic", **qnn,
+            "batch": 1 if static else "dynamic", **qnn, "calibration_images_per_run": 1 if one_at_a_time else
+            calibration.batch_size,
             "activations": act, "weights": f"{wt} {per}", "reduce_range": q["reduce_range"],
             "requested": {"activations": q["activations"], "weights": q["weights"]}, "isa_reason": reason,
             "calibration_method": told["calibrate_method"],
