@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from edge_inception._core.errors import EdgeInceptionError, InputError, TargetFailed, UsageError
+from edge_inception.models.loader import weight_bytes
 
 ENV = "EDGE_INCEPTION_TARGET_WORKERS"
 # Full-size GoogLeNet (26 MB of float weights) peaks well under 4 GiB in one process and is converted in
@@ -33,18 +34,6 @@ ENV = "EDGE_INCEPTION_TARGET_WORKERS"
 # v3 (95 MB) and Inception-ResNet v2 (223 MB) are where one process grows past 4 GiB.
 WORKER_WEIGHT_BYTES = 64 << 20
 _ERRORS = {cls.__name__: cls for cls in (EdgeInceptionError, InputError, UsageError, TargetFailed)}
-
-
-def weight_bytes(lm) -> int:
-    """Bytes of float weights in the loaded model (0 where it cannot tell)."""
-    m = lm.model
-    if hasattr(m, "count_params"):  # Keras 3 and tf_keras
-        return 4 * int(m.count_params())
-    if hasattr(m, "parameters"):  # torch.nn.Module
-        return sum(p.numel() * p.element_size() for p in m.parameters())
-    if isinstance(m, str | Path) and Path(m).is_dir():  # a SavedModel folder: its variables on disk
-        return sum(f.stat().st_size for f in (Path(m) / "variables").glob("*") if f.is_file())
-    return 0
 
 
 def use_workers(lm, targets, opts) -> bool:

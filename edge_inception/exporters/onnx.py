@@ -87,7 +87,7 @@ def _tf_proto(lm: LoadedModel, opset: int):
     import tf2onnx
 
     from edge_inception.exporters import _tf2onnx_split
-    from edge_inception.target_worker import weight_bytes
+    from edge_inception.models.loader import weight_bytes
 
     fn, signature = _source_function(lm)
     if weight_bytes(lm) >= _tf2onnx_split.SPLIT_WEIGHT_BYTES:

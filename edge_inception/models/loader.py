@@ -41,6 +41,18 @@ class LoadedModel:
                 **self.spec.to_dict()}
 
 
+def weight_bytes(lm) -> int:
+    """Bytes of float weights in the loaded model (0 where it cannot tell)."""
+    m = lm.model
+    if hasattr(m, "count_params"):  # Keras 3 and tf_keras
+        return 4 * int(m.count_params())
+    if hasattr(m, "parameters"):  # torch.nn.Module
+        return sum(p.numel() * p.element_size() for p in m.parameters())
+    if isinstance(m, str | Path) and Path(m).is_dir():  # a SavedModel folder: its variables on disk
+        return sum(f.stat().st_size for f in (Path(m) / "variables").glob("*") if f.is_file())
+    return 0
+
+
 def load_model(ref: str | Path | None = None, *, framework: str = "keras", preprocessing: str | None = None,
                weights: str | Path | None = None, input_shape: tuple[int, ...] | None = None,
                trust_remote_code: bool | None = None) -> LoadedModel:

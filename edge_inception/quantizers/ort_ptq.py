@@ -97,7 +97,7 @@ def _one_image_per_run(lm: LoadedModel, method, extra: dict) -> bool:
     not depend on the batching; histogram methods and the moving average do, and keep the recipe's."""
     from onnxruntime.quantization import CalibrationMethod
 
-    from edge_inception.target_worker import weight_bytes
+    from edge_inception.models.loader import weight_bytes
 
     return (method == CalibrationMethod.MinMax and not extra.get("CalibMovingAverage")
             and weight_bytes(lm) >= ONE_IMAGE_PER_RUN_BYTES)
