@@ -301,7 +301,7 @@ class _Context:
         """Add the latency of the row's artifact, interleaved with its reference, and the notes that
         depend on it. ``convert --jobs N`` converts targets side by side and times them here afterwards,
         one at a time, so no conversion shares the CPU with a timed run."""
-        from edge_inception.evaluation.latency import paired_latency
+        from edge_inception.evaluation.latency import int8_speed_notes, paired_latency
         from edge_inception.models.reference import source_session
         from edge_inception.runtimes import get_runtime
         from edge_inception.targets import get_target
@@ -318,7 +318,7 @@ class _Context:
                 self._source_session = source_session(self.lm)
             lat_ref = self._source_session
         row["latency"] = {"threads": self.threads, **paired_latency(lat_ref, lat_session, x, runs=self.latency_runs)}
-        row["notes"] = _latency_notes(row, target)
+        row["notes"] = int8_speed_notes(row["latency"]["ratio"], quantized=target.is_quantized)
         if not target.device_here:
             row["measured_on"] = f"{target.runtime} on this machine's CPU, not {target.device_description}"
             row["notes"].append(f"checked statically; not run on {target.device_description}: accuracy and "
@@ -366,22 +366,6 @@ class _Context:
                 np.random.default_rng(0).random((1, *self.lm.spec.input_shape), dtype=np.float32))
         images, _ = next(iter(src.batches(1)))
         return self.lm.spec.model_input(images)
-
-
-def _latency_notes(row: dict, target) -> list[str]:
-    from edge_inception._core.host import host_facts
-
-    notes = []
-    lat = row.get("latency", {})
-    if target.is_quantized and lat.get("ratio", 0) >= 1.0:
-        isa = host_facts()["isa"]
-        if not isa["vnni"] and not isa["dotprod"]:
-            notes.append("int8 is not faster than float here: this CPU has no int8 dot-product instructions "
-                         "(AVX-512 VNNI, AVX-VNNI, AMX or ARM dotprod), so int8 buys size, not speed; "
-                         "expect gains on VNNI/AMX CPUs, ARM and NPUs")
-        else:
-            notes.append("int8 is not faster than float on this runtime and CPU")
-    return notes
 
 
 def _report(lm, ctx: _Context, rows: list[dict]) -> dict:

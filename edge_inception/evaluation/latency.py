@@ -172,3 +172,17 @@ def paired_chunks(sample, *, batch: int, runs: int | None = 50, rule: StopRule |
         "stop_reason": reason,
         "stop_rule": None if runs is not None else rule.describe(),
     }
+
+
+def int8_speed_notes(ratio: float, *, quantized: bool) -> list[str]:
+    """What a report row says when an int8 artifact is not faster than its float reference, and why."""
+    from edge_inception._core.host import host_facts
+
+    if not quantized or ratio < 1.0:
+        return []
+    isa = host_facts()["isa"]
+    if not isa["vnni"] and not isa["dotprod"]:
+        return ["int8 is not faster than float here: this CPU has no int8 dot-product instructions "
+                "(AVX-512 VNNI, AVX-VNNI, AMX or ARM dotprod), so int8 buys size, not speed; "
+                "expect gains on VNNI/AMX CPUs, ARM and NPUs"]
+    return ["int8 is not faster than float on this runtime and CPU"]
