@@ -195,6 +195,7 @@ class _Context:
 
     def _build(self, target, *, ptq: bool = False) -> dict:
         from edge_inception._core.interrupt import run_interruptible
+        from edge_inception._core.memory import release_free_memory
         from edge_inception._core.progress import progress
         from edge_inception.exporters import export
         from edge_inception.formats import embed_spec
@@ -216,6 +217,7 @@ class _Context:
                 work = functools.partial(export, self.lm, dest, target=target)
             # Native converters hold their thread for a minute: in a worker, Ctrl-C still stops the run.
             info = run_interruptible(work)
+        release_free_memory()  # what the converter freed goes back before the next target's converter runs
         embed_spec(dest, target.format, self.lm.spec)
         violations = validate(dest, target)
         if keep:  # rules a layer kept float by the plan breaks on purpose

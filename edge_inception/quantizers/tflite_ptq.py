@@ -21,6 +21,18 @@ TOLD = {"representative_dataset": "min/max over every sample (the converter's on
         "bias_correction": "none (the converter has none)"}
 
 
+def _trim_first(dataset):
+    """The representative dataset, handing freed heap back to the system as calibration starts: the
+    calibrator's allocations then do not come on top of what the converter's MLIR pass freed."""
+    from edge_inception._core.memory import release_free_memory
+
+    def samples():
+        release_free_memory()
+        yield from dataset()
+
+    return samples
+
+
 @register_quantizer("tflite", "torch")
 def quantize_tflite_torch(lm: LoadedModel, dest: Path, *, target, calibration: CalibrationSet,
                           keep_float=None) -> dict:
@@ -48,7 +60,7 @@ def quantize_tflite(lm: LoadedModel, dest: Path, *, target, calibration: Calibra
     static = target.constraints.get("static_shapes", False)
     with make_converter(lm, static_batch=static) as converter:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = calibration.tflite_representative_dataset
+        converter.representative_dataset = _trim_first(calibration.tflite_representative_dataset)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         io = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[q["io_dtype"]]
         converter.inference_input_type = io
