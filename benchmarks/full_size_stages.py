@@ -9,7 +9,9 @@ converters' inner steps (tf2onnx freezing/grappler/optimizers, OpenVINO convert_
 verification, evaluation and latency. For each stage: wall time, the peak RSS of this process and its
 children while it ran (sampled every 50 ms, benchmarks/_rss.py), and the RSS left when it ended (what a
 later stage in the same process starts from). "largest" is the largest single process while the stage
-ran (sampled), e.g. the tf2onnx child of a large Keras model's export. Nested stages are indented.
+ran (sampled), e.g. the tf2onnx child of a large Keras model's export; "exact" is this process's own
+high-water mark while the stage ran (Linux VmHWM, reset at every stage boundary: no spike between two
+samples is missed). Nested stages are indented.
 """
 
 from __future__ import annotations
@@ -45,7 +47,50 @@ STAGES = [
     ("nncf", "quantize", "nncf.quantize (calibration included)"),
     ("edge_inception.exporters._torch", "torch_to_onnx", "torch.onnx export"),
     ("edge_inception.exporters._litert_torch", "torch_to_tflite", "litert-torch (subprocess)"),
+    # The TFLite converter's own steps (TensorFlow 2.21's lite.py; a name it no longer has is skipped).
+    ("edge_inception.exporters.tflite", "_saved_model", "Keras -> SavedModel (once per model)"),
+    ("tensorflow.lite.python.lite", "TFLiteKerasModelConverterV2._convert_keras_to_saved_model",
+     "converter: Keras -> SavedModel, reloaded"),
+    ("tensorflow.lite.python.lite", "_convert_saved_model", "converter: SavedModel -> TFLite (MLIR)"),
+    ("tensorflow.lite.python.lite", "_convert_graphdef", "converter: GraphDef -> TFLite (MLIR)"),
+    ("tensorflow.lite.python.optimize.calibrator", "add_intermediate_tensors", "converter: add intermediate tensors"),
+    ("tensorflow.lite.python.optimize.calibrator", "Calibrator.calibrate", "converter: calibration"),
+    ("tensorflow.lite.python.lite", "_mlir_quantize", "converter: MLIR quantizer"),
 ]
+
+
+class _ExactPeak:
+    """This process's exact RSS high-water mark per stage: VmHWM is read and reset at every stage boundary
+    and what it read is credited to every stage open at that moment."""
+
+    def __init__(self) -> None:
+        self.open: list[float] = []
+
+    @staticmethod
+    def _read_and_reset() -> float:
+        try:
+            with open("/proc/self/status") as f:
+                hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) * 1024 / GIB
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # VmHWM := current RSS
+        except (OSError, StopIteration):  # not Linux, or no permission
+            return float("nan")
+        return hwm
+
+    def _credit(self) -> None:
+        hwm = self._read_and_reset()
+        self.open = [max(p, hwm) for p in self.open]
+
+    def enter(self) -> None:
+        self._credit()
+        self.open.append(0.0)
+
+    def leave(self) -> float:
+        self._credit()
+        return self.open.pop()
+
+
+_EXACT = _ExactPeak()
 
 
 def _wrap(depth: list[int], log: list, module: str, attr: str, label: str) -> None:
@@ -55,7 +100,11 @@ def _wrap(depth: list[int], log: list, module: str, attr: str, label: str) -> No
         mod = importlib.import_module(module)
     except ImportError:
         return
-    original = getattr(mod, attr)
+    *path, name = attr.split(".")  # "Class.method" wraps a method
+    owner = functools.reduce(getattr, path, mod)
+    original = getattr(owner, name, None)
+    if original is None:
+        return
 
     @functools.wraps(original)
     def timed(*args, **kwargs):
@@ -63,16 +112,18 @@ def _wrap(depth: list[int], log: list, module: str, attr: str, label: str) -> No
         start_len = len(log)
         log.append(None)  # keeps the parent stage above its children
         t0 = time.perf_counter()
+        _EXACT.enter()
         with TreeSampler() as inner:
             try:
                 return original(*args, **kwargs)
             finally:
                 depth[0] -= 1
+                exact = _EXACT.leave()
                 left = psutil.Process().memory_info().rss / GIB
                 log[start_len] = (depth[0], label, time.perf_counter() - t0, inner.peak_tree_gib,
-                                  inner.peak_process_gib, left)
+                                  inner.peak_process_gib, exact, left)
 
-    setattr(mod, attr, timed)
+    setattr(owner, name, timed)
 
 
 def main() -> None:
@@ -105,12 +156,12 @@ def main() -> None:
     print(f"CPU: {cpu_line()}")
     print(f"{a.model} ({a.framework}) -> {a.target} in one process: {wall:.0f} s, peak RSS "
           f"{sampler.peak_tree_gib:.2f} GiB (process and children, sampled)")
-    print(f"{'stage':52} {'wall s':>7} {'peak GiB':>9} {'largest':>9} {'RSS after':>9}")
+    print(f"{'stage':52} {'wall s':>7} {'peak GiB':>9} {'largest':>9} {'exact':>9} {'RSS after':>9}")
     for entry in log:
         if entry is None:
             continue
-        depth, label, wall_s, peak, largest, left = entry
-        print(f"{'  ' * depth + label:52} {wall_s:7.1f} {peak:9.2f} {largest:9.2f} {left:9.2f}")
+        depth, label, wall_s, peak, largest, exact, left = entry
+        print(f"{'  ' * depth + label:52} {wall_s:7.1f} {peak:9.2f} {largest:9.2f} {exact:9.2f} {left:9.2f}")
 
 
 if __name__ == "__main__":
