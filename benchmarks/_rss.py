@@ -5,6 +5,7 @@
             ...
     s.stages   # [(name, wall_s, peak_tree_gib, peak_largest_process_gib), ...]
     s.peak_tree_gib, s.peak_process_gib
+    s.peak_breakdown   # [(pid, what, gib), ...]: each process's RSS at the tree's peak instant
 
 RSS is sampled every 50 ms with psutil: the tree figure is the largest sum of the RSS of this process
 and every descendant alive at one instant (what the machine must hold); the process figure is the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from pathlib import Path
 
 GIB = 2**30
 
@@ -29,6 +31,7 @@ class TreeSampler:
         self.interval = interval
         self.peak_tree_gib = self.peak_process_gib = 0.0
         self._stage_tree = self._stage_proc = 0.0
+        self.peak_breakdown: list[tuple[int, str, float]] = []
         self.stages: list[tuple[str, float, float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -41,6 +44,7 @@ class TreeSampler:
             procs = [self._root, *self._root.children(recursive=True)]
         except psutil.Error:
             return
+        each = []
         for p in procs:
             try:
                 rss = p.memory_info().rss
@@ -48,7 +52,10 @@ class TreeSampler:
                 continue
             total += rss
             biggest = max(biggest, rss)
+            each.append((p, rss))
         tree, proc = total / GIB, biggest / GIB
+        if tree > self.peak_tree_gib:
+            self.peak_breakdown = [(p.pid, _what(p), rss / GIB) for p, rss in each]
         self.peak_tree_gib = max(self.peak_tree_gib, tree)
         self.peak_process_gib = max(self.peak_process_gib, proc)
         self._stage_tree = max(self._stage_tree, tree)
@@ -78,6 +85,21 @@ class TreeSampler:
         finally:
             self._sample()
             self.stages.append((name, time.perf_counter() - t0, self._stage_tree, self._stage_proc))
+
+
+def _what(p) -> str:
+    """A short name for a process of the tree: a target worker's title, else its command's module or name."""
+    import psutil
+
+    try:
+        cmd = p.cmdline()
+    except psutil.Error:
+        return "?"
+    if "-m" in cmd[:-1]:
+        return cmd[cmd.index("-m") + 1]
+    if any("multiprocessing" in c for c in cmd):
+        return "spawned worker"
+    return " ".join(Path(c).name for c in cmd[:2])[:40]
 
 
 def cpu_line() -> str:

@@ -65,6 +65,8 @@ def main() -> None:
           f"process tree {sampler.peak_tree_gib:.2f} GiB (sampled), largest process "
           f"{max(peak_gib, child_gib):.2f} GiB (ru_maxrss: this process {peak_gib:.2f}, largest child "
           f"{child_gib:.2f}); {a.threads} threads")
+    print("at the process tree's peak: " + ", ".join(f"{what} (pid {pid}) {gib:.2f} GiB"
+                                                     for pid, what, gib in sampler.peak_breakdown))
     print(f"{'target':16} {'status':7} {'size MB':>8} {'x smaller':>9} {'float p50 ms':>12} {'int8 p50 ms':>11} "
           f"{'ratio':>6} {'worker s':>8} {'worker GiB':>10}")
     for r in report["targets"]:
