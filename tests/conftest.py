@@ -70,7 +70,21 @@ def image_folders(tmp_path_factory, sample_arrays):
 
 @pytest.fixture(scope="session")
 def main_job(tmp_path_factory):
-    """The README's main job, run once: convert the shipped model to tflite-int8."""
+    """The README's main job, run once: convert the shipped model to tflite-int8. Returns (exit code, folder).
+
+    CI runs exactly this from the shell first, as a user types it (.ci/run), and points
+    EDGE_INCEPTION_MAIN_JOB_OUT at its folder; a folder is reused only when its report is that job's
+    (the shipped model, tflite-int8 alone), else the tests convert."""
+    import json
+    import os
+    from pathlib import Path
+
+    given = os.environ.get("EDGE_INCEPTION_MAIN_JOB_OUT")
+    if given and (Path(given) / "report.json").is_file():
+        report = json.loads((Path(given) / "report.json").read_text())
+        if [row["target"] for row in report["targets"]] == ["tflite-int8"] \
+                and report["model"]["source"] == "zoo:inception-mini":
+            return (0 if report["status"] == "ok" else 1), Path(given)
     out = tmp_path_factory.mktemp("main-job")
     code = main(["convert", "--target", "tflite-int8", "--out", str(out), "--force"])
     return code, out
@@ -131,15 +145,17 @@ def every_target_job(tmp_path_factory):
 
 # The slowest files first, so that under `pytest -n 2 --dist loadfile` (.ci/run) the two workers start on
 # the long ones and finish together instead of one worker idling while the other runs a late heavy file
-# (longest-first is the usual greedy schedule). Seconds from --durations on 2 cores, longest first; the
-# rest keep their order. pytest-xdist >= 3.6 reorders files by their number of tests unless told not to
+# (longest-first is the usual greedy schedule). Seconds from --durations on 2 cores as CI runs them (with the
+# every-target and main-job conversions reused), longest first, so that only files of a few seconds are left
+# for the end; the rest keep their order. pytest-xdist >= 3.6 reorders files by their number of tests unless told not to
 # (pytest_configure below): that put the one-test full-size file last, with the other worker idle for minutes.
-SLOW_FILES_FIRST = ("test_full_size.py", "test_torch_convert.py", "test_diagnose_torch.py", "test_sweep_ray.py",
-                    "test_zoo_googlenet.py", "test_convert.py", "test_qat.py", "test_measure.py",
-                    "test_sweep_cluster.py", "test_interrupt.py", "test_residual_int8.py", "test_openvino.py",
-                    "test_zoo_inception_resnet.py", "test_target_worker.py", "test_devices_ssh.py",
-                    "test_diagnose.py", "test_sweep_devices.py", "test_onnx.py", "test_calibration_recipes.py",
-                    "test_gate.py", "test_devices_native.py", "test_onnx_export_memory.py")
+SLOW_FILES_FIRST = ("test_full_size.py", "test_sweep_ray.py", "test_torch_convert.py", "test_zoo_googlenet.py",
+                    "test_qat.py", "test_convert.py", "test_measure.py", "test_sweep_cluster.py", "test_interrupt.py",
+                    "test_onnx_export_memory.py", "test_zoo_inception_resnet.py", "test_devices_ssh.py",
+                    "test_target_worker.py", "test_tflite_export_once.py", "test_diagnose.py", "test_diagnose_torch.py",
+                    "test_profiles.py", "test_devices_native.py", "test_runtimes.py", "test_sweep_devices.py",
+                    "test_gate.py", "test_openvino.py", "test_devices_config.py", "test_calibration_recipes.py",
+                    "test_residual_int8.py", "test_untrusted_input.py", "test_packaging.py", "test_onnx.py")
 
 
 def pytest_configure(config):

@@ -20,16 +20,25 @@ TWIN_TARGETS = "tflite-int8,onnx-int8,openvino-int8,tflite-fp32,tflite-fp16,onnx
 
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory):
+    from edge_inception.api import _Context
     from edge_inception.cli import main
 
     out = tmp_path_factory.mktemp("torch-twin")
-    code = main(["convert", "inception-mini", "--framework", "torch", "--target", TWIN_TARGETS,
-                 "--calibration-samples", "100", "--out", str(out), "--latency-runs", "5"])
-    return code, out, json.loads((out / "report.json").read_text())
+    built, build = [], _Context._build  # which profiles were converted, in order (the real conversion runs)
+
+    def counted(self, target, **kw):
+        built.append(target.name)
+        return build(self, target, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_Context, "_build", counted)
+        code = main(["convert", "inception-mini", "--framework", "torch", "--target", TWIN_TARGETS,
+                     "--calibration-samples", "100", "--out", str(out), "--latency-runs", "5"])
+    return code, out, json.loads((out / "report.json").read_text()), built
 
 
 def test_torch_twin_to_every_int8_target(twin):
-    code, tmp_path, report = twin
+    code, tmp_path, report, _ = twin
     assert code == 0, [(r["target"], r["message"]) for r in report["targets"] if r["status"] != "ok"]
     assert report["model"]["kind"] == "torch" and report["model"]["layout"] == "NCHW"
     int8 = [row for row in report["targets"] if row["precision"] == "int8"]
@@ -78,8 +87,10 @@ def _verifier_names_module_paths(out, report):
 
 
 def test_torch_float_targets_match_the_module(twin):
-    code, _, report = twin
+    code, _, report, built = twin
     assert code == 0
+    # tflite-fp32 and onnx-fp32 are rows and the int8 rows' references: each profile is converted once.
+    assert sorted(built) == sorted([*TWIN_TARGETS.split(","), "openvino-fp32"]), built
     rows = {r["target"]: r for r in report["targets"]}
     for name in ("tflite-fp32", "onnx-fp32"):
         assert rows[name]["status"] == "ok", rows[name]["message"]
