@@ -229,24 +229,20 @@ class _Context:
     def _reference(self, name: str) -> dict:
         from edge_inception.targets import get_target
 
-        t = get_target(name)
-        if name not in self._references or self._references[name]["target"] != t:
-            built = self._build(t)
-            if built["violations"]:
-                raise TargetFailed(f"float reference {name} fails its profile: {built['violations'][0]}")
-            self._references[name] = {"target": t, **built}
-        return self._references[name]
+        built = self._build_once(get_target(name))
+        if built["violations"]:
+            raise TargetFailed(f"float reference {name} fails its profile: {built['violations'][0]}")
+        return built
 
-    def _build_target(self, target) -> dict:
-        """``_build(target)`` for a row; a float target that is also a reference in this run (tflite-fp32
-        beside tflite-int8) is converted once, whichever of the two comes first: both are the same profile
-        written to the same planned path, and the export is deterministic."""
+    def _build_once(self, target) -> dict:
+        """``_build(target)``, once per float profile in a run: a float target that is also another row's
+        reference (tflite-fp32 beside tflite-int8) is the same profile written to the same planned path."""
         known = self._references.get(target.name)
         if known is not None and known["target"] == target:
-            return {k: v for k, v in known.items() if k != "target"}
-        built = self._build(target)
+            return known
+        built = {"target": target, **self._build(target)}
         if not built["violations"] and not target.is_quantized and not target.float_reference:
-            self._references.setdefault(target.name, {"target": target, **built})
+            self._references[target.name] = built
         return built
 
     def run_target(self, target, *, time_it: bool = True) -> dict:
@@ -264,7 +260,7 @@ class _Context:
                      "gate": dict(target.gate)}  # schema 1.2: views and the gate read thresholds from here
         try:
             ref = self._reference(target.float_reference) if target.float_reference else None
-            built = self._build_target(target)
+            built = self._build_once(target)
             path = built["artifact"]
             row.update(artifact=str(path), size_bytes=artifact_size(path), conversion=built["info"],
                        verification={"ok": not built["violations"], "violations": built["violations"]})
